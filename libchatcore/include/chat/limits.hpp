@@ -1,0 +1,38 @@
+// Every limit of the contract in one place; read by the core and by both transports.
+// Thread use: a plain value; copy it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace chat {
+
+struct Limits {
+    // Domain rules (PROTOCOL.md); fixed by the contract, not meant to be tuned.
+    static constexpr std::size_t kMaxUsername = 32;
+    static constexpr std::size_t kMaxPassword = 256;
+    static constexpr std::size_t kMaxBody = 16384;
+    static constexpr std::size_t kDefaultFetch = 100;
+    static constexpr std::size_t kMaxFetch = 1000;
+    static constexpr std::size_t kDefaultList = 100;
+    static constexpr std::size_t kMaxList = 1000;
+    static constexpr int kProtocolVersion = 1;
+
+    // Operator-tunable protection (chatd flags).
+    std::size_t max_frame = 64 * 1024;        // bytes per JSON frame / gRPC message
+    std::size_t max_connections = 10000;      // then `server_busy`
+    double rate_limit = 200;                  // requests/s per connection; 0 = off
+    double rate_burst = 400;                  // bucket size
+    std::chrono::milliseconds login_timeout{30000};       // close connections that never log in
+    std::chrono::milliseconds session_idle{600000};       // gRPC: token unused and unsubscribed
+    std::size_t max_outbound_bytes = 4 * 1024 * 1024;     // a slower reader is dropped
+};
+
+// Clamp a requested page size: 0 means the default, above the maximum is clamped.
+constexpr std::size_t clamp_page(std::uint64_t requested, std::size_t def, std::size_t max) {
+    if (requested == 0) return def;
+    return requested > max ? max : static_cast<std::size_t>(requested);
+}
+
+}  // namespace chat

@@ -1,0 +1,86 @@
+// Store: the durable state of the chat domain (accounts, per-recipient message queues, the
+// message-id sequence). ChatService enforces the rules; a Store only keeps what it is told.
+// Thread use: every implementation is safe to call from any number of threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chat/error.hpp"
+#include "chat/types.hpp"
+
+namespace chat {
+
+struct AccountRecord {
+    AccountId id = 0;
+    std::string name;           // canonical (as first registered)
+    std::string password_hash;  // libsodium crypto_pwhash_str output
+};
+
+// A message to be stored; the store assigns `id` (strictly increasing over the store's whole
+// lifetime, never reused, also across restarts) and `sent_at` (ms since epoch, UTC).
+struct NewMessage {
+    AccountId recipient = 0;
+    std::string from;  // canonical sender name (kept even if the sender is deleted later)
+    std::string to;    // canonical recipient name
+    std::string body;
+};
+
+// Called once per append, possibly on another thread (the store's writer), after the message is
+// durable — or with an error (no_such_user if the recipient vanished meanwhile; internal on
+// failure). Must not block for long and must not call back into the same store synchronously
+// from a writer thread in a way that waits on the writer.
+using AppendDone = std::function<void(Result<Message>)>;
+
+class Store {
+   public:
+    virtual ~Store() = default;
+
+    // Creates an account. `user_exists` when the lower-cased name is taken.
+    virtual Result<AccountRecord> create_account(std::string_view name,
+                                                 std::string_view password_hash) = 0;
+
+    // Looks up by lower-cased name. nullopt when absent.
+    virtual Result<std::optional<AccountRecord>> find_account(std::string_view name_lower) = 0;
+
+    // Removes the account and every message queued *for* it. Messages it sent stay.
+    // Returns false when no such account.
+    virtual Result<bool> delete_account(AccountId id) = 0;
+
+    // Stores a message durably, then calls `done` (see AppendDone). Returns at once or after the
+    // message is durable, depending on the implementation; either way `done` is called once.
+    virtual void append_message(NewMessage message, AppendDone done) = 0;
+
+    // The oldest `max` queued messages of `recipient`, oldest first, and how many remain beyond.
+    virtual Result<FetchResult> fetch(AccountId recipient, std::size_t max) = 0;
+
+    // Removes from `recipient`'s queue the messages in `ids` and, if given, every one with
+    // id <= up_to. Returns how many were removed (ids not in the queue are not counted).
+    virtual Result<std::uint64_t> ack(AccountId recipient, std::span<const MessageId> ids,
+                                      std::optional<MessageId> up_to) = 0;
+
+    // Number of messages queued for `recipient`.
+    virtual Result<std::uint64_t> count_queued(AccountId recipient) = 0;
+
+    // Canonical names of accounts whose lower-cased name is > `after_lower` (all if empty), that
+    // start with `prefix_lower` and satisfy `match`, ascending by lower-cased name. Returns at most
+    // `limit` + 1 names, so the caller can tell whether more exist.
+    virtual Result<std::vector<std::string>> list_accounts(
+        std::string_view after_lower, std::string_view prefix_lower,
+        const std::function<bool(std::string_view name)>& match, std::size_t limit) = 0;
+
+    // The id the next stored message will get at least (diagnostics and tests).
+    virtual Result<MessageId> next_message_id() = 0;
+
+    // Blocks until every append accepted so far is durable and its `done` has run.
+    virtual void flush() = 0;
+};
+
+}  // namespace chat

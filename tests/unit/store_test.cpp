@@ -1,0 +1,796 @@
+// The Store contract, one suite run against MemoryStore and SqliteStore, plus what only the
+// durable store promises (restart, schema version, group commit, concurrent writers).
+#include "chat/store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chat/memory_store.hpp"
+#include "chat/sqlite_store.hpp"
+
+namespace {
+
+using chat::AccountId;
+using chat::Errc;
+using chat::Message;
+using chat::MessageId;
+using chat::Result;
+using chat::Store;
+
+constexpr auto kWait = std::chrono::seconds(30);
+
+// A fresh database path in the temp directory; removes the file and its WAL companions on exit.
+class TempDb {
+   public:
+    TempDb() {
+        static std::atomic<unsigned> counter{0};
+        std::random_device rd;
+        path_ =
+            std::filesystem::temp_directory_path() /
+            ("chat_store_test_" + std::to_string(rd()) + "_" + std::to_string(counter++) + ".db");
+        remove_files();
+    }
+    ~TempDb() { remove_files(); }
+    TempDb(const TempDb&) = delete;
+    TempDb& operator=(const TempDb&) = delete;
+
+    std::string path() const { return path_.string(); }
+
+   private:
+    void remove_files() {
+        std::error_code ec;
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+            std::filesystem::remove(path_.string() + suffix, ec);
+        }
+    }
+    std::filesystem::path path_;
+};
+
+struct MemoryFixture {
+    std::unique_ptr<Store> make() { return std::make_unique<chat::MemoryStore>(); }
+};
+
+struct SqliteFixture {
+    TempDb db;
+    std::unique_ptr<Store> make() {
+        chat::SqliteOptions options;
+        options.path = db.path();
+        return std::make_unique<chat::SqliteStore>(options);
+    }
+};
+
+// Appends and waits for `done` (which may run on another thread).
+Result<Message> append_sync(Store& store, AccountId recipient, std::string from, std::string to,
+                            std::string body) {
+    auto promise = std::make_shared<std::promise<Result<Message>>>();
+    auto future = promise->get_future();
+    store.append_message(
+        chat::NewMessage{recipient, std::move(from), std::move(to), std::move(body)},
+        [promise](Result<Message> r) { promise->set_value(std::move(r)); });
+    if (future.wait_for(kWait) != std::future_status::ready) {
+        FAIL("append did not complete in time");
+    }
+    return future.get();
+}
+
+AccountId make_account(Store& store, const std::string& name) {
+    auto r = store.create_account(name, "hash-of-" + name);
+    REQUIRE(r.ok());
+    return r->id;
+}
+
+std::vector<MessageId> ids_of(const std::vector<Message>& messages) {
+    std::vector<MessageId> ids;
+    for (const auto& m : messages) ids.push_back(m.id);
+    return ids;
+}
+
+std::vector<std::string> list(Store& store, std::string_view after, std::string_view prefix,
+                              std::size_t limit,
+                              const std::function<bool(std::string_view)>& match = {}) {
+    std::function<bool(std::string_view)> accept_all = [](std::string_view) { return true; };
+    auto r = store.list_accounts(after, prefix, match ? match : accept_all, limit);
+    REQUIRE(r.ok());
+    return *r;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("store creates and finds accounts case-insensitively", "[store]", MemoryFixture,
+                   SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+
+    auto alice = store->create_account("Alice", "h1");
+    REQUIRE(alice.ok());
+    CHECK(alice->id > 0);
+    CHECK(alice->name == "Alice");
+    CHECK(alice->password_hash == "h1");
+
+    auto found = store->find_account("alice");
+    REQUIRE(found.ok());
+    REQUIRE(found->has_value());
+    CHECK((*found)->id == alice->id);
+    CHECK((*found)->name == "Alice");
+    CHECK((*found)->password_hash == "h1");
+
+    auto missing = store->find_account("bob");
+    REQUIRE(missing.ok());
+    CHECK_FALSE(missing->has_value());
+
+    auto dup = store->create_account("ALICE", "h2");
+    REQUIRE_FALSE(dup.ok());
+    CHECK(dup.code() == Errc::user_exists);
+    // The original is untouched by the failed attempt.
+    CHECK((*store->find_account("alice"))->password_hash == "h1");
+
+    auto bob = store->create_account("bob", "h3");
+    REQUIRE(bob.ok());
+    CHECK(bob->id != alice->id);
+}
+
+TEMPLATE_TEST_CASE("store assigns increasing ids and sent_at on append", "[store]", MemoryFixture,
+                   SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    const AccountId bob = make_account(*store, "Bob");
+    auto first_next = store->next_message_id();
+    REQUIRE(first_next.ok());
+
+    const std::int64_t before = now_ms();
+    MessageId last = 0;
+    for (int i = 0; i < 5; ++i) {
+        auto r = append_sync(*store, bob, "alice", "Bob", "msg " + std::to_string(i));
+        REQUIRE(r.ok());
+        CHECK(r->id > last);
+        CHECK(r->id >= *first_next);
+        CHECK(r->from == "alice");
+        CHECK(r->to == "Bob");
+        CHECK(r->body == "msg " + std::to_string(i));
+        CHECK(r->sent_at >= before);
+        CHECK(r->sent_at <= now_ms());
+        last = r->id;
+    }
+    auto next = store->next_message_id();
+    REQUIRE(next.ok());
+    CHECK(*next > last);
+    CHECK(*store->count_queued(bob) == 5u);
+}
+
+TEMPLATE_TEST_CASE("store fetch returns oldest first with remaining", "[store]", MemoryFixture,
+                   SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    const AccountId bob = make_account(*store, "bob");
+    std::vector<Message> sent;
+    for (int i = 0; i < 7; ++i) {
+        auto r = append_sync(*store, bob, "alice", "bob", "m" + std::to_string(i));
+        REQUIRE(r.ok());
+        sent.push_back(*r);
+    }
+
+    auto page = store->fetch(bob, 3);
+    REQUIRE(page.ok());
+    REQUIRE(page->messages.size() == 3);
+    CHECK(page->remaining == 4);
+    for (std::size_t i = 0; i < 3; ++i) CHECK(page->messages[i] == sent[i]);
+
+    // Fetch does not consume.
+    auto again = store->fetch(bob, 100);
+    REQUIRE(again.ok());
+    CHECK(again->messages == sent);
+    CHECK(again->remaining == 0);
+
+    auto none = store->fetch(bob, 0);
+    REQUIRE(none.ok());
+    CHECK(none->messages.empty());
+    CHECK(none->remaining == 7);
+
+    const AccountId carol = make_account(*store, "carol");
+    auto empty = store->fetch(carol, 10);
+    REQUIRE(empty.ok());
+    CHECK(empty->messages.empty());
+    CHECK(empty->remaining == 0);
+}
+
+TEMPLATE_TEST_CASE("store ack by ids and up_to counts only removed messages", "[store]",
+                   MemoryFixture, SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    const AccountId bob = make_account(*store, "bob");
+    const AccountId carol = make_account(*store, "carol");
+    std::vector<MessageId> ids;
+    std::vector<MessageId> carol_ids;
+    for (int i = 0; i < 10; ++i) {
+        auto r = append_sync(*store, bob, "alice", "bob", "x");
+        REQUIRE(r.ok());
+        ids.push_back(r->id);
+        auto c = append_sync(*store, carol, "alice", "carol", "y");
+        REQUIRE(c.ok());
+        carol_ids.push_back(c->id);
+    }
+
+    SECTION("by ids") {
+        std::vector<MessageId> some = {ids[1], ids[4], ids[4], ids[9]};
+        auto r = store->ack(bob, some, std::nullopt);
+        REQUIRE(r.ok());
+        CHECK(*r == 3);
+        CHECK(*store->count_queued(bob) == 7);
+        auto left = store->fetch(bob, 100);
+        REQUIRE(left.ok());
+        CHECK(ids_of(left->messages) ==
+              std::vector<MessageId>{ids[0], ids[2], ids[3], ids[5], ids[6], ids[7], ids[8]});
+        // Acking the same ids again removes nothing.
+        CHECK(*store->ack(bob, some, std::nullopt) == 0);
+    }
+    SECTION("by up_to") {
+        auto r = store->ack(bob, {}, ids[3]);
+        REQUIRE(r.ok());
+        CHECK(*r == 4);
+        auto left = store->fetch(bob, 100);
+        REQUIRE(left.ok());
+        REQUIRE(left->messages.size() == 6);
+        CHECK(left->messages.front().id == ids[4]);
+        // up_to past everything acks the rest.
+        CHECK(*store->ack(bob, {}, ids[9] + 1000) == 6);
+        CHECK(*store->count_queued(bob) == 0);
+    }
+    SECTION("union of ids and up_to") {
+        std::vector<MessageId> some = {ids[1], ids[6], ids[8]};  // ids[1] is also <= up_to
+        auto r = store->ack(bob, some, ids[2]);
+        REQUIRE(r.ok());
+        CHECK(*r == 5);  // ids[0..2] + ids[6] + ids[8]
+        auto left = store->fetch(bob, 100);
+        REQUIRE(left.ok());
+        CHECK(ids_of(left->messages) ==
+              std::vector<MessageId>{ids[3], ids[4], ids[5], ids[7], ids[9]});
+    }
+    SECTION("ids not in the queue are not counted") {
+        std::vector<MessageId> some = {ids[9] + 5000, 0};
+        CHECK(*store->ack(bob, some, std::nullopt) == 0);
+        CHECK(*store->count_queued(bob) == 10);
+    }
+    SECTION("another recipient's ids are not acked") {
+        auto r = store->ack(bob, carol_ids, std::nullopt);
+        REQUIRE(r.ok());
+        CHECK(*r == 0);
+        CHECK(*store->count_queued(carol) == 10);
+        // up_to only reaches the caller's own queue.
+        CHECK(*store->ack(bob, {}, carol_ids.back()) == 10);
+        CHECK(*store->count_queued(carol) == 10);
+        CHECK(*store->count_queued(bob) == 0);
+    }
+}
+
+TEMPLATE_TEST_CASE("store delete_account removes only the account's own queue", "[store]",
+                   MemoryFixture, SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    const AccountId alice = make_account(*store, "Alice");
+    const AccountId bob = make_account(*store, "bob");
+
+    REQUIRE(append_sync(*store, alice, "bob", "Alice", "to alice 1").ok());
+    REQUIRE(append_sync(*store, alice, "bob", "Alice", "to alice 2").ok());
+    auto sent_by_alice = append_sync(*store, bob, "Alice", "bob", "from alice");
+    REQUIRE(sent_by_alice.ok());
+
+    auto del = store->delete_account(alice);
+    REQUIRE(del.ok());
+    CHECK(*del);
+    CHECK_FALSE(store->find_account("alice")->has_value());
+    CHECK(*store->count_queued(alice) == 0);
+
+    // What Alice sent stays queued for Bob, with her name.
+    auto bobs = store->fetch(bob, 10);
+    REQUIRE(bobs.ok());
+    REQUIRE(bobs->messages.size() == 1);
+    CHECK(bobs->messages[0] == *sent_by_alice);
+    CHECK(bobs->messages[0].from == "Alice");
+
+    auto again = store->delete_account(alice);
+    REQUIRE(again.ok());
+    CHECK_FALSE(*again);
+
+    // Appending to the deleted account fails and stores nothing.
+    auto late = append_sync(*store, alice, "bob", "Alice", "too late");
+    REQUIRE_FALSE(late.ok());
+    CHECK(late.code() == Errc::no_such_user);
+    CHECK(*store->count_queued(alice) == 0);
+
+    // The name is free again, as a new account with a fresh id and an empty queue.
+    auto reborn = store->create_account("ALICE", "new-hash");
+    REQUIRE(reborn.ok());
+    CHECK(reborn->id != alice);
+    CHECK(reborn->name == "ALICE");
+    CHECK(*store->count_queued(reborn->id) == 0);
+    CHECK((*store->find_account("alice"))->password_hash == "new-hash");
+}
+
+TEMPLATE_TEST_CASE("store appending to an unknown recipient fails", "[store]", MemoryFixture,
+                   SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    auto r = append_sync(*store, 424242, "alice", "ghost", "hello");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.code() == Errc::no_such_user);
+}
+
+TEMPLATE_TEST_CASE("store list_accounts orders and filters", "[store]", MemoryFixture,
+                   SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    for (const char* name : {"bob", "Alice", "alfred", "ALBERT", "carol", "al", "dave", "Alma"}) {
+        make_account(*store, name);
+    }
+
+    SECTION("all in lower-cased order with canonical names") {
+        CHECK(list(*store, "", "", 100) == std::vector<std::string>{"al", "ALBERT", "alfred",
+                                                                    "Alice", "Alma", "bob", "carol",
+                                                                    "dave"});
+    }
+    SECTION("limit plus one") {
+        CHECK(list(*store, "", "", 3) ==
+              std::vector<std::string>{"al", "ALBERT", "alfred", "Alice"});
+        CHECK(list(*store, "", "", 0) == std::vector<std::string>{"al"});
+    }
+    SECTION("after is exclusive") {
+        CHECK(list(*store, "alice", "", 2) == std::vector<std::string>{"Alma", "bob", "carol"});
+        CHECK(list(*store, "alz", "", 100) == std::vector<std::string>{"bob", "carol", "dave"});
+        CHECK(list(*store, "dave", "", 100).empty());
+        CHECK(list(*store, "zzz", "", 100).empty());
+    }
+    SECTION("prefix") {
+        CHECK(list(*store, "", "al", 100) ==
+              std::vector<std::string>{"al", "ALBERT", "alfred", "Alice", "Alma"});
+        CHECK(list(*store, "", "alf", 100) == std::vector<std::string>{"alfred"});
+        CHECK(list(*store, "", "x", 100).empty());
+        CHECK(list(*store, "alfred", "al", 100) == std::vector<std::string>{"Alice", "Alma"});
+        // A cursor before the prefix range starts at the prefix.
+        CHECK(list(*store, "a", "c", 100) == std::vector<std::string>{"carol"});
+        // A cursor past the prefix range yields nothing.
+        CHECK(list(*store, "b", "al", 100).empty());
+    }
+    SECTION("match sees canonical names and filters") {
+        std::vector<std::string> seen;
+        auto match = [&](std::string_view name) {
+            seen.emplace_back(name);
+            return name.size() == 5;
+        };
+        CHECK(list(*store, "", "", 100, match) == std::vector<std::string>{"Alice", "carol"});
+        CHECK(std::find(seen.begin(), seen.end(), "ALBERT") != seen.end());
+        // With a limit, matching stops once limit + 1 names are found.
+        seen.clear();
+        CHECK(list(*store, "", "", 0, match) == std::vector<std::string>{"Alice"});
+        CHECK(seen.back() == "Alice");
+    }
+}
+
+TEMPLATE_TEST_CASE("store list_accounts walks many accounts in pages", "[store]", MemoryFixture,
+                   SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    // More than one internal scan chunk, few matches: the scan must cross chunk boundaries.
+    std::vector<std::string> expected;
+    for (int i = 0; i < 1200; ++i) {
+        char name[16];
+        std::snprintf(name, sizeof name, "u%04d", i);
+        make_account(*store, name);
+        if (i % 97 == 0) expected.emplace_back(name);
+    }
+    auto match = [](std::string_view name) {
+        return std::stoi(std::string(name.substr(1))) % 97 == 0;
+    };
+    std::vector<std::string> all;
+    std::string after;
+    for (int page = 0; page < 100; ++page) {
+        auto got = list(*store, after, "u", 4, match);
+        const bool more = got.size() > 4;
+        if (more) got.pop_back();
+        all.insert(all.end(), got.begin(), got.end());
+        if (!more) break;
+        after = got.back();
+    }
+    CHECK(all == expected);
+}
+
+// --- SqliteStore only ---
+
+TEST_CASE("sqlite store keeps accounts queues and the id sequence across restarts",
+          "[store][sqlite]") {
+    TempDb db;
+    chat::SqliteOptions options;
+    options.path = db.path();
+
+    AccountId alice = 0;
+    AccountId bob = 0;
+    std::vector<Message> kept;
+    MessageId highest = 0;
+    {
+        chat::SqliteStore store(options);
+        alice = make_account(store, "Alice");
+        bob = make_account(store, "bob");
+        for (int i = 0; i < 4; ++i) {
+            auto r = append_sync(store, bob, "Alice", "bob", "keep " + std::to_string(i));
+            REQUIRE(r.ok());
+            kept.push_back(*r);
+            highest = r->id;
+        }
+        for (int i = 0; i < 6; ++i) {
+            auto r = append_sync(store, alice, "bob", "Alice", "gone");
+            REQUIRE(r.ok());
+            highest = r->id;
+        }
+        // Everything with the highest ids leaves the queues: a max(id) sequence would reuse them.
+        REQUIRE(*store.ack(alice, {}, highest) == 6);
+    }
+    {
+        chat::SqliteStore store(options);
+        auto found = store.find_account("alice");
+        REQUIRE(found.ok());
+        REQUIRE(found->has_value());
+        CHECK((*found)->id == alice);
+        CHECK((*found)->name == "Alice");
+        CHECK((*found)->password_hash == "hash-of-Alice");
+
+        auto queue = store.fetch(bob, 100);
+        REQUIRE(queue.ok());
+        CHECK(queue->messages == kept);
+        CHECK(*store.count_queued(alice) == 0);
+
+        CHECK(*store.next_message_id() > highest);
+        auto next = append_sync(store, alice, "bob", "Alice", "after restart");
+        REQUIRE(next.ok());
+        CHECK(next->id > highest);
+        highest = next->id;
+
+        // Ack everything, delete an account: ids still never go back.
+        REQUIRE(*store.ack(alice, {}, highest) == 1);
+        REQUIRE(*store.ack(bob, {}, highest) == 4);
+        REQUIRE(*store.delete_account(alice));
+    }
+    {
+        chat::SqliteStore store(options);
+        auto r = append_sync(store, bob, "x", "bob", "third run");
+        REQUIRE(r.ok());
+        CHECK(r->id > highest);
+        // A new account never gets a deleted account's id.
+        CHECK(make_account(store, "alice") != alice);
+    }
+}
+
+TEST_CASE("sqlite store records its schema version", "[store][sqlite]") {
+    TempDb db;
+    chat::SqliteOptions options;
+    options.path = db.path();
+    { chat::SqliteStore store(options); }
+
+    CHECK(chat::SqliteStore::schema_version() >= 1);
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.path().c_str(), &raw) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, "SELECT max(version) FROM schema_version", -1, &stmt,
+                               nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(stmt, 0) == chat::SqliteStore::schema_version());
+    sqlite3_finalize(stmt);
+
+    sqlite3_stmt* mode = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &mode, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(mode) == SQLITE_ROW);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(mode, 0))) == "wal");
+    sqlite3_finalize(mode);
+
+    // A database from a newer build is refused rather than misread.
+    const std::string newer = "INSERT INTO schema_version(version, applied_at) VALUES(" +
+                              std::to_string(chat::SqliteStore::schema_version() + 1) + ", 0)";
+    REQUIRE(sqlite3_exec(raw, newer.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+    CHECK_THROWS_AS(chat::SqliteStore(options), std::runtime_error);
+
+    // Reopening an already migrated file with the same version works (and migrates nothing).
+    TempDb db2;
+    chat::SqliteOptions options2;
+    options2.path = db2.path();
+    { chat::SqliteStore store(options2); }
+    chat::SqliteStore reopened(options2);
+    CHECK(make_account(reopened, "someone") > 0);
+}
+
+TEST_CASE("sqlite store open failure throws with the path", "[store][sqlite]") {
+    chat::SqliteOptions options;
+    options.path =
+        (std::filesystem::temp_directory_path() / "chat_no_such_dir_for_test" / "sub" / "x.db")
+            .string();
+    try {
+        chat::SqliteStore store(options);
+        FAIL("opening an impossible path succeeded");
+    } catch (const std::runtime_error& e) {
+        CHECK(std::string(e.what()).find(options.path) != std::string::npos);
+    }
+}
+
+namespace {
+
+// Holds the writer thread inside the `done` of one append until opened, so that appends made
+// meanwhile are all pending together when it takes its next batch. Declare it after the store:
+// it opens on destruction, before the store flushes.
+class WriterGate {
+   public:
+    WriterGate(Store& store, AccountId recipient) {
+        auto entered = std::make_shared<std::promise<void>>();
+        auto entered_future = entered->get_future();
+        std::shared_future<void> opened = open_.get_future().share();
+        store.append_message(chat::NewMessage{recipient, "gate", "gate", "gate"},
+                             [entered, opened](Result<Message>) {
+                                 entered->set_value();
+                                 opened.wait_for(kWait);
+                             });
+        REQUIRE(entered_future.wait_for(kWait) == std::future_status::ready);
+    }
+    ~WriterGate() { open(); }
+    WriterGate(const WriterGate&) = delete;
+    WriterGate& operator=(const WriterGate&) = delete;
+
+    void open() {
+        if (!is_open_) open_.set_value();
+        is_open_ = true;
+    }
+
+   private:
+    std::promise<void> open_;
+    bool is_open_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("sqlite store commits pending appends in groups", "[store][sqlite]") {
+    TempDb db;
+    chat::SqliteOptions options;
+    options.path = db.path();
+    constexpr std::size_t kPending = 100;
+    std::size_t batch = kPending;
+    SECTION("default batch size takes everything pending") {}
+    SECTION("max_batch bounds a group") {
+        options.max_batch = 10;
+        batch = 10;
+    }
+    chat::SqliteStore store(options);
+    const AccountId bob = make_account(store, "bob");
+    const AccountId gate_box = make_account(store, "gatebox");
+
+    std::mutex mutex;
+    std::vector<Result<Message>> results;
+    std::vector<std::uint64_t> visible;  // bob's committed queue length seen by each callback
+    {
+        WriterGate gate(store, gate_box);
+        for (std::size_t i = 0; i < kPending; ++i) {
+            store.append_message(chat::NewMessage{bob, "alice", "bob", std::to_string(i)},
+                                 [&](Result<Message> r) {
+                                     // Allowed here: the writer holds no lock while calling back.
+                                     auto queued = store.count_queued(bob);
+                                     std::lock_guard lock(mutex);
+                                     visible.push_back(queued.ok() ? *queued : 0);
+                                     results.push_back(std::move(r));
+                                 });
+        }
+        gate.open();
+        store.flush();
+    }
+
+    std::lock_guard lock(mutex);
+    REQUIRE(results.size() == kPending);
+    for (std::size_t i = 0; i < kPending; ++i) {
+        REQUIRE(results[i].ok());
+        CHECK(results[i]->body == std::to_string(i));
+        if (i > 0) CHECK(results[i]->id == results[i - 1]->id + 1);
+        // When a callback runs, its whole group is committed and the next group is not yet.
+        CHECK(visible[i] == (i / batch + 1) * batch);
+    }
+}
+
+TEST_CASE("sqlite store fails only the appends whose recipient vanished in a group",
+          "[store][sqlite]") {
+    TempDb db;
+    chat::SqliteOptions options;
+    options.path = db.path();
+    chat::SqliteStore store(options);
+    const AccountId alice = make_account(store, "alice");
+    const AccountId bob = make_account(store, "bob");
+    const AccountId gate_box = make_account(store, "gatebox");
+
+    std::mutex mutex;
+    std::vector<Result<Message>> results;
+    auto record = [&](Result<Message> r) {
+        std::lock_guard lock(mutex);
+        results.push_back(std::move(r));
+    };
+    {
+        WriterGate gate(store, gate_box);
+        store.append_message(chat::NewMessage{alice, "x", "alice", "one"}, record);
+        store.append_message(chat::NewMessage{bob, "x", "bob", "lost"}, record);
+        store.append_message(chat::NewMessage{alice, "x", "alice", "two"}, record);
+        // The recipient goes while its message waits for the writer.
+        REQUIRE(*store.delete_account(bob));
+        gate.open();
+        store.flush();
+    }
+    std::lock_guard lock(mutex);
+    REQUIRE(results.size() == 3);
+    REQUIRE(results[0].ok());
+    REQUIRE_FALSE(results[1].ok());
+    CHECK(results[1].code() == Errc::no_such_user);
+    REQUIRE(results[2].ok());
+    CHECK(results[2]->id > results[0]->id);
+    auto queue = store.fetch(alice, 10);
+    REQUIRE(queue.ok());
+    CHECK(ids_of(queue->messages) == std::vector<MessageId>{results[0]->id, results[2]->id});
+}
+
+TEMPLATE_TEST_CASE("store flush waits for every accepted append", "[store]", MemoryFixture,
+                   SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    const AccountId bob = make_account(*store, "bob");
+    std::atomic<int> done{0};
+    for (int i = 0; i < 200; ++i) {
+        store->append_message(chat::NewMessage{bob, "alice", "bob", "m"},
+                              [&done](Result<Message> r) {
+                                  if (r.ok()) ++done;
+                              });
+    }
+    store->flush();
+    CHECK(done.load() == 200);
+    CHECK(*store->count_queued(bob) == 200);
+}
+
+TEST_CASE("sqlite store destructor completes pending appends durably", "[store][sqlite]") {
+    TempDb db;
+    chat::SqliteOptions options;
+    options.path = db.path();
+    std::atomic<int> done{0};
+    AccountId bob = 0;
+    {
+        chat::SqliteStore store(options);
+        bob = make_account(store, "bob");
+        for (int i = 0; i < 300; ++i) {
+            store.append_message(chat::NewMessage{bob, "alice", "bob", "m"},
+                                 [&done](Result<Message> r) {
+                                     if (r.ok()) ++done;
+                                 });
+        }
+    }
+    CHECK(done.load() == 300);
+    chat::SqliteStore reopened(options);
+    CHECK(*reopened.count_queued(bob) == 300);
+}
+
+TEST_CASE("sqlite store handles concurrent appends and acks", "[store][sqlite]") {
+    TempDb db;
+    chat::SqliteOptions options;
+    options.path = db.path();
+    chat::SqliteStore store(options);
+
+    constexpr int kSenders = 8;
+    constexpr int kPerSender = 500;
+    constexpr int kTotal = kSenders * kPerSender;
+    constexpr int kRecipients = 4;
+    std::vector<AccountId> recipients;
+    for (int r = 0; r < kRecipients; ++r) {
+        recipients.push_back(make_account(store, "r" + std::to_string(r)));
+    }
+
+    std::mutex mutex;
+    std::condition_variable all_done;
+    int completed = 0;
+    int failures = 0;
+    std::vector<MessageId> commit_order;  // ids in the order callbacks ran
+    std::vector<std::vector<MessageId>> per_sender(kSenders);
+
+    std::vector<std::thread> senders;
+    for (int t = 0; t < kSenders; ++t) {
+        senders.emplace_back([&, t] {
+            const AccountId to = recipients[static_cast<std::size_t>(t % kRecipients)];
+            for (int i = 0; i < kPerSender; ++i) {
+                store.append_message(
+                    chat::NewMessage{to, "s" + std::to_string(t), "r", std::to_string(i)},
+                    [&, t](Result<Message> r) {
+                        std::lock_guard lock(mutex);
+                        if (r.ok()) {
+                            commit_order.push_back(r->id);
+                            per_sender[static_cast<std::size_t>(t)].push_back(r->id);
+                        } else {
+                            ++failures;
+                        }
+                        if (++completed == kTotal) all_done.notify_all();
+                    });
+            }
+        });
+    }
+
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> acked{0};
+    std::atomic<int> ack_errors{0};
+    std::vector<std::thread> ackers;
+    for (int a = 0; a < 2; ++a) {
+        ackers.emplace_back([&, a] {
+            const auto deadline = std::chrono::steady_clock::now() + kWait;
+            // Until every message has been acked exactly once (or the test gives up).
+            for (int round = 0; !stop && acked < static_cast<std::uint64_t>(kTotal) &&
+                                std::chrono::steady_clock::now() < deadline;
+                 ++round) {
+                const AccountId who =
+                    recipients[static_cast<std::size_t>((round + a) % kRecipients)];
+                auto page = store.fetch(who, 50);
+                if (!page.ok()) {
+                    ++ack_errors;
+                    continue;
+                }
+                if (page->messages.empty()) {
+                    std::this_thread::yield();
+                    continue;
+                }
+                auto ids = ids_of(page->messages);
+                auto r = (round % 2 == 0) ? store.ack(who, ids, std::nullopt)
+                                          : store.ack(who, {}, ids.back());
+                if (r.ok()) {
+                    acked += *r;
+                } else {
+                    ++ack_errors;
+                }
+            }
+        });
+    }
+
+    for (auto& t : senders) t.join();
+    {
+        std::unique_lock lock(mutex);
+        if (!all_done.wait_for(lock, kWait, [&] { return completed == kTotal; })) stop = true;
+    }
+    for (auto& t : ackers) t.join();
+
+    std::lock_guard lock(mutex);
+    REQUIRE(completed == kTotal);
+    CHECK(failures == 0);
+    CHECK(ack_errors.load() == 0);
+
+    std::uint64_t still_queued = 0;
+    for (AccountId r : recipients) still_queued += *store.count_queued(r);
+    CHECK(acked.load() == static_cast<std::uint64_t>(kTotal));
+    CHECK(still_queued == 0);
+
+    REQUIRE(commit_order.size() == static_cast<std::size_t>(kTotal));
+    CHECK(std::adjacent_find(commit_order.begin(), commit_order.end(), std::greater_equal<>()) ==
+          commit_order.end());
+    CHECK(std::set<MessageId>(commit_order.begin(), commit_order.end()).size() ==
+          commit_order.size());
+    for (const auto& ids : per_sender) {
+        CHECK(ids.size() == static_cast<std::size_t>(kPerSender));
+        CHECK(std::adjacent_find(ids.begin(), ids.end(), std::greater_equal<>()) == ids.end());
+    }
+    CHECK(*store.next_message_id() > commit_order.back());
+}

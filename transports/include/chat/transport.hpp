@@ -1,0 +1,118 @@
+// The seam between the core and the wire protocols.
+//   ServerTransport: serves one wire protocol on top of a ChatService.
+//   Client: the operations of PROTOCOL.md seen from a client, implemented once per protocol, so
+//           the CLI, the benchmark and the conformance suite are written once against it.
+//   TransportRegistry: transport name -> factories, so apps choose a protocol at run time.
+// Thread use: see each class.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chat/chat_service.hpp"
+#include "chat/error.hpp"
+#include "chat/limits.hpp"
+#include "chat/types.hpp"
+
+namespace chat {
+
+struct ServerConfig {
+    std::string listen = "127.0.0.1";
+    std::uint16_t port = 0;  // 0 = ephemeral (tests); see local_port()
+    unsigned threads = 0;    // I/O threads; 0 = hardware threads
+};
+
+// Thread use: start() and stop() from one controlling thread; local_port() from any thread
+// after start().
+class ServerTransport {
+   public:
+    virtual ~ServerTransport() = default;
+    // Binds and begins serving. Throws std::runtime_error when it cannot (start-up only).
+    virtual void start() = 0;
+    // Stops accepting, closes every connection (their sessions log out) and joins its threads.
+    // Idempotent.
+    virtual void stop() = 0;
+    virtual std::uint16_t local_port() const = 0;
+    virtual std::string_view name() const = 0;
+};
+
+struct ClientConfig {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0;
+    std::chrono::milliseconds timeout{10000};  // per request
+    // When true, every pushed message is acked after on_message returns (and pushes seen before
+    // are not handed over twice). Tests of raw delivery turn it off.
+    bool auto_ack = true;
+};
+
+// Thread use: the request methods may be called from any thread (calls are serialised per
+// client where the protocol requires it). Callbacks run on the client's own reader thread; they
+// may call request methods of the same client except blocking ones inside on_logged_out.
+class Client {
+   public:
+    using MessageHandler = std::function<void(const Message&)>;
+    using LoggedOutHandler = std::function<void(LogoutReason)>;
+    // The connection or push stream broke (not called after close()).
+    using DisconnectHandler = std::function<void(const Error&)>;
+
+    virtual ~Client() = default;
+
+    // Connects to the server. Call once before anything else.
+    virtual Result<void> connect() = 0;
+    // Closes the connection (a logout for the server). Idempotent.
+    virtual void close() = 0;
+
+    virtual Result<HelloInfo> hello(int version = 1) = 0;
+    virtual Result<void> create_account(std::string_view username, std::string_view password) = 0;
+    // On success, pushes start arriving at on_message (for gRPC: once the stream is registered,
+    // before login returns).
+    virtual Result<LoginResult> login(std::string_view username, std::string_view password) = 0;
+    virtual Result<void> logout() = 0;
+    virtual Result<Message> send(std::string_view to, std::string_view body) = 0;
+    // Pipelined send: returns at once, `done` runs on the reader thread when the reply comes.
+    virtual void send_async(std::string_view to, std::string_view body,
+                            std::function<void(Result<Message>)> done) = 0;
+    virtual Result<FetchResult> fetch(std::uint64_t max = 0) = 0;
+    virtual Result<std::uint64_t> ack(const std::vector<MessageId>& ids,
+                                      std::optional<MessageId> up_to = std::nullopt) = 0;
+    virtual Result<AccountPage> list_accounts(std::string_view pattern = {},
+                                              std::uint64_t limit = 0,
+                                              std::string_view after = {}) = 0;
+    virtual Result<void> delete_account(std::string_view password) = 0;
+
+    // Set before connect(); not thread-safe against concurrent pushes otherwise.
+    virtual void on_message(MessageHandler handler) = 0;
+    virtual void on_logged_out(LoggedOutHandler handler) = 0;
+    virtual void on_disconnect(DisconnectHandler handler) = 0;
+};
+
+using ServerFactory =
+    std::function<std::unique_ptr<ServerTransport>(ChatService&, const ServerConfig&)>;
+using ClientFactory = std::function<std::unique_ptr<Client>(const ClientConfig&)>;
+
+struct TransportInfo {
+    std::string name;
+    std::uint16_t default_port = 0;
+    ServerFactory make_server;
+    ClientFactory make_client;
+};
+
+// Thread use: register at start-up from one thread; lookups from any thread afterwards.
+class TransportRegistry final {
+   public:
+    void add(TransportInfo info);
+    const TransportInfo* find(std::string_view name) const;
+    std::vector<std::string> names() const;
+
+   private:
+    std::map<std::string, TransportInfo, std::less<>> transports_;
+};
+
+}  // namespace chat

@@ -1,0 +1,27 @@
+// TransportRegistry: name -> factories.
+#include <stdexcept>
+
+#include "chat/transport.hpp"
+
+namespace chat {
+
+void TransportRegistry::add(TransportInfo info) {
+    auto name = info.name;
+    if (!transports_.emplace(name, std::move(info)).second) {
+        throw std::logic_error("transport registered twice: " + name);
+    }
+}
+
+const TransportInfo* TransportRegistry::find(std::string_view name) const {
+    auto it = transports_.find(name);
+    return it == transports_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> TransportRegistry::names() const {
+    std::vector<std::string> out;
+    out.reserve(transports_.size());
+    for (const auto& [name, info] : transports_) out.push_back(name);
+    return out;
+}
+
+}  // namespace chat
