@@ -118,8 +118,7 @@ const Limits& ChatService::limits() const noexcept { return impl_->config.limits
 Result<HelloInfo> ChatService::hello(int version) const {
     if (version == 0) version = Limits::kProtocolVersion;
     if (version != Limits::kProtocolVersion) {
-        return make_error(Errc::unsupported_version,
-                          "this server speaks protocol version 1 only");
+        return make_error(Errc::unsupported_version, "this server speaks protocol version 1 only");
     }
     return HelloInfo{version, impl_->config.server_name, impl_->config.limits.max_frame};
 }
@@ -130,8 +129,7 @@ void ChatService::create_account(std::string username, std::string password, Don
                                "a username is 1-32 characters of A-Z a-z 0-9 _ . -"));
     }
     if (!is_valid_password(password)) {
-        return done(make_error(Errc::invalid_password,
-                               "a password is 1-256 bytes of valid UTF-8"));
+        return done(make_error(Errc::invalid_password, "a password is 1-256 bytes of valid UTF-8"));
     }
     // Refuse a taken name before paying for a hash.
     auto existing = impl_->find(username);
@@ -193,8 +191,8 @@ void ChatService::send(SessionId session, std::string_view to, std::string body,
     auto me = impl_->use(session);
     if (!me) return done(not_logged_in());
     if (!is_valid_body(body)) {
-        return done(make_error(Errc::invalid_message,
-                               "a message body is 1-16384 bytes of valid UTF-8"));
+        return done(
+            make_error(Errc::invalid_message, "a message body is 1-16384 bytes of valid UTF-8"));
     }
     if (!is_valid_username(to)) {
         return done(make_error(Errc::no_such_user, "no such user"));
@@ -207,11 +205,11 @@ void ChatService::send(SessionId session, std::string_view to, std::string body,
     const AccountId rid = (*recipient)->id;
     NewMessage m{rid, std::move(me->second), (*recipient)->name, std::move(body)};
     Impl* impl = impl_.get();
-    impl_->store.append_message(std::move(m), [impl, rid, done = std::move(done)](
-                                                  Result<Message> stored) {
-        if (stored) impl->push(*stored, rid);
-        done(std::move(stored));
-    });
+    impl_->store.append_message(std::move(m),
+                                [impl, rid, done = std::move(done)](Result<Message> stored) {
+                                    if (stored) impl->push(*stored, rid);
+                                    done(std::move(stored));
+                                });
 }
 
 Result<FetchResult> ChatService::fetch(SessionId session, std::uint64_t max) {
@@ -234,8 +232,8 @@ Result<AccountPage> ChatService::list_accounts(SessionId session, std::string_vi
     const AccountPattern glob(pattern);
     const std::size_t page = clamp_page(limit, Limits::kDefaultList, Limits::kMaxList);
     auto names = impl_->store.list_accounts(
-        after, glob.literal_prefix(),
-        [&glob](std::string_view name) { return glob.matches(name); }, page);
+        after, glob.literal_prefix(), [&glob](std::string_view name) { return glob.matches(name); },
+        page);
     if (!names) return names.error();
     AccountPage out;
     out.accounts = std::move(*names);

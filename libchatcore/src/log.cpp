@@ -42,8 +42,7 @@ std::optional<Level> parse_level(std::string_view text) noexcept {
     return std::nullopt;
 }
 
-void write(Level l, std::string_view component, std::string_view message,
-           std::string_view fields) {
+void write(Level l, std::string_view component, std::string_view message, std::string_view fields) {
     if (!enabled(l)) return;
     const auto now = std::chrono::system_clock::now();
     const auto ms =

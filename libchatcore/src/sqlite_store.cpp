@@ -571,6 +571,7 @@ Result<std::vector<std::string>> SqliteStore::list_accounts(
     std::lock_guard lock(d.db_mutex_);
     // Scan in chunks from the cursor: each chunk is one short statement, and the scan stops as
     // soon as names leave the prefix range or enough matches are found.
+    // `match` runs under db_mutex_; it is a pure pattern test and must not call this store.
     for (;;) {
         Use use(d.list_);
         use.bind(1, cursor).bind(2, prefix_lower).bind(3, static_cast<std::int64_t>(kListChunk));

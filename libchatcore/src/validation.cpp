@@ -38,9 +38,9 @@ bool is_valid_utf8(std::string_view text) noexcept {
             if ((cc & 0xC0) != 0x80) return false;
             cp = (cp << 6) | (cc & 0x3Fu);
         }
-        if (cp < min_cp) return false;                    // overlong
-        if (cp > 0x10FFFF) return false;                  // beyond Unicode
-        if (cp >= 0xD800 && cp <= 0xDFFF) return false;   // surrogate halves
+        if (cp < min_cp) return false;                   // overlong
+        if (cp > 0x10FFFF) return false;                 // beyond Unicode
+        if (cp >= 0xD800 && cp <= 0xDFFF) return false;  // surrogate halves
         p += extra + 1;
     }
     return true;
@@ -57,8 +57,7 @@ bool is_valid_username(std::string_view name) noexcept {
 }
 
 bool is_valid_password(std::string_view password) noexcept {
-    return !password.empty() && password.size() <= Limits::kMaxPassword &&
-           is_valid_utf8(password);
+    return !password.empty() && password.size() <= Limits::kMaxPassword && is_valid_utf8(password);
 }
 
 bool is_valid_body(std::string_view body) noexcept {

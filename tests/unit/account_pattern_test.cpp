@@ -1,9 +1,8 @@
 // Unit tests of the list_accounts wildcard: `*`, `?`, `\` escapes, case folding, whole-name match.
-#include <catch2/catch.hpp>
-
-#include <string>
-
 #include "chat/account_pattern.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
 
 using chat::AccountPattern;
 

@@ -1,8 +1,9 @@
 // Unit tests of ChatService: every domain rule of PROTOCOL.md, sessions and pushes, run against
 // both stores (each TEST_CASE runs once with MemoryStore and once with SqliteStore).
-#include <catch2/catch.hpp>
+#include "chat/chat_service.hpp"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <future>
@@ -13,7 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include "chat/chat_service.hpp"
 #include "chat/memory_store.hpp"
 #include "chat/sqlite_store.hpp"
 
@@ -74,7 +74,7 @@ void remove_db(const std::filesystem::path& p) {
 ServiceConfig fast_config(unsigned hash_threads = 1) {
     ServiceConfig c;
     c.hash_threads = hash_threads;
-    c.pwhash_opslimit = 1;    // crypto_pwhash_OPSLIMIT_MIN: tests need speed, not strength
+    c.pwhash_opslimit = 1;     // crypto_pwhash_OPSLIMIT_MIN: tests need speed, not strength
     c.pwhash_memlimit = 8192;  // crypto_pwhash_MEMLIMIT_MIN
     return c;
 }
@@ -545,10 +545,13 @@ TEST_CASE("concurrent sends and acks add up") {
     std::thread acker([&] {
         // Acks whatever is queued until the senders are done and the queue is empty.
         for (int spins = 0; spins < 1000000; ++spins) {
+            // Read the flag before fetching: an empty queue only means "finished" if every send
+            // had completed before we looked.
+            const bool was_done = senders_done.load();
             auto page = f.service->fetch(r, 1000);
             REQUIRE(page.ok());
             if (page->messages.empty()) {
-                if (senders_done.load()) return;
+                if (was_done) return;
                 std::this_thread::yield();
                 continue;
             }

@@ -483,6 +483,28 @@ TEST_CASE("sqlite store keeps accounts queues and the id sequence across restart
     }
 }
 
+TEST_CASE("sqlite store with full sync keeps appended messages", "[store][sqlite]") {
+    TempDb db;
+    chat::SqliteOptions options;
+    options.path = db.path();
+    options.sync = chat::SqliteOptions::Sync::full;
+    MessageId id = 0;
+    AccountId bob = 0;
+    {
+        chat::SqliteStore store(options);
+        bob = make_account(store, "bob");
+        auto r = append_sync(store, bob, "alice", "bob", "durable");
+        REQUIRE(r.ok());
+        id = r->id;
+    }
+    chat::SqliteStore store(options);
+    auto queue = store.fetch(bob, 10);
+    REQUIRE(queue.ok());
+    REQUIRE(queue->messages.size() == 1);
+    CHECK(queue->messages[0].id == id);
+    CHECK(queue->messages[0].body == "durable");
+}
+
 TEST_CASE("sqlite store records its schema version", "[store][sqlite]") {
     TempDb db;
     chat::SqliteOptions options;

@@ -1,11 +1,11 @@
 // Unit tests of the domain validation rules: usernames, passwords, bodies, UTF-8.
-#include <catch2/catch.hpp>
+#include "chat/validation.hpp"
 
+#include <catch2/catch.hpp>
 #include <string>
 
 #include "chat/error.hpp"
 #include "chat/limits.hpp"
-#include "chat/validation.hpp"
 
 using namespace chat;
 
@@ -45,18 +45,18 @@ TEST_CASE("body is 1 to 16384 bytes of UTF-8") {
 TEST_CASE("UTF-8 validation rejects malformed sequences") {
     CHECK(is_valid_utf8(""));
     CHECK(is_valid_utf8("plain"));
-    CHECK(is_valid_utf8("\xC2\xA9"));          // ©
-    CHECK(is_valid_utf8("\xE2\x82\xAC"));      // €
-    CHECK(is_valid_utf8("\xF4\x8F\xBF\xBF"));  // U+10FFFF
-    CHECK_FALSE(is_valid_utf8("\x80"));             // lone continuation
-    CHECK_FALSE(is_valid_utf8("\xC2"));             // truncated
-    CHECK_FALSE(is_valid_utf8("\xE2\x82"));         // truncated
-    CHECK_FALSE(is_valid_utf8("\xC0\xAF"));         // overlong '/'
-    CHECK_FALSE(is_valid_utf8("\xE0\x80\xAF"));     // overlong
-    CHECK_FALSE(is_valid_utf8("\xED\xA0\x80"));     // surrogate U+D800
-    CHECK_FALSE(is_valid_utf8("\xF4\x90\x80\x80")); // above U+10FFFF
+    CHECK(is_valid_utf8("\xC2\xA9"));                // ©
+    CHECK(is_valid_utf8("\xE2\x82\xAC"));            // €
+    CHECK(is_valid_utf8("\xF4\x8F\xBF\xBF"));        // U+10FFFF
+    CHECK_FALSE(is_valid_utf8("\x80"));              // lone continuation
+    CHECK_FALSE(is_valid_utf8("\xC2"));              // truncated
+    CHECK_FALSE(is_valid_utf8("\xE2\x82"));          // truncated
+    CHECK_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong '/'
+    CHECK_FALSE(is_valid_utf8("\xE0\x80\xAF"));      // overlong
+    CHECK_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate U+D800
+    CHECK_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
     CHECK_FALSE(is_valid_utf8("\xFE"));
-    CHECK_FALSE(is_valid_utf8("ok\xC2x"));          // bad continuation
+    CHECK_FALSE(is_valid_utf8("ok\xC2x"));  // bad continuation
 }
 
 TEST_CASE("lower-casing folds ASCII only") {
@@ -73,11 +73,11 @@ TEST_CASE("page sizes clamp to default and maximum") {
 }
 
 TEST_CASE("error codes round-trip through their wire strings") {
-    for (Errc c : {Errc::bad_request, Errc::unknown_op, Errc::unsupported_version,
-                   Errc::invalid_username, Errc::invalid_password, Errc::invalid_message,
-                   Errc::user_exists, Errc::no_such_user, Errc::bad_credentials,
-                   Errc::not_logged_in, Errc::already_logged_in, Errc::frame_too_large,
-                   Errc::rate_limited, Errc::server_busy, Errc::internal}) {
+    for (Errc c :
+         {Errc::bad_request, Errc::unknown_op, Errc::unsupported_version, Errc::invalid_username,
+          Errc::invalid_password, Errc::invalid_message, Errc::user_exists, Errc::no_such_user,
+          Errc::bad_credentials, Errc::not_logged_in, Errc::already_logged_in,
+          Errc::frame_too_large, Errc::rate_limited, Errc::server_busy, Errc::internal}) {
         auto back = errc_from_string(to_string(c));
         REQUIRE(back.has_value());
         CHECK(*back == c);

@@ -20,13 +20,13 @@ struct Limits {
     static constexpr int kProtocolVersion = 1;
 
     // Operator-tunable protection (chatd flags).
-    std::size_t max_frame = 64 * 1024;        // bytes per JSON frame / gRPC message
-    std::size_t max_connections = 10000;      // then `server_busy`
-    double rate_limit = 200;                  // requests/s per connection; 0 = off
-    double rate_burst = 400;                  // bucket size
-    std::chrono::milliseconds login_timeout{30000};       // close connections that never log in
-    std::chrono::milliseconds session_idle{600000};       // gRPC: token unused and unsubscribed
-    std::size_t max_outbound_bytes = 4 * 1024 * 1024;     // a slower reader is dropped
+    std::size_t max_frame = 64 * 1024;                 // bytes per JSON frame / gRPC message
+    std::size_t max_connections = 10000;               // then `server_busy`
+    double rate_limit = 200;                           // requests/s per connection; 0 = off
+    double rate_burst = 400;                           // bucket size
+    std::chrono::milliseconds login_timeout{30000};    // close connections that never log in
+    std::chrono::milliseconds session_idle{600000};    // gRPC: token unused and unsubscribed
+    std::size_t max_outbound_bytes = 4 * 1024 * 1024;  // a slower reader is dropped
 };
 
 // Clamp a requested page size: 0 means the default, above the maximum is clamped.

@@ -1,7 +1,8 @@
 // SqliteStore: the embedded durable Store (the default). WAL mode, prepared statements, a schema
 // version table with migrations, and a single writer thread that commits queued appends in groups
 // so many concurrent sends share one commit.
-// Thread use: safe from any number of threads. `done` callbacks of appends run on the writer thread.
+// Thread use: safe from any number of threads. `done` callbacks of appends run on the writer
+// thread.
 #pragma once
 
 #include <chrono>
