@@ -1,0 +1,242 @@
+// chatd: the chat server. Reads flags (or CHATD_* environment variables), opens the store,
+// serves the chosen transports from one ChatService, and shuts down cleanly on SIGINT/SIGTERM.
+// CLI11 is included here and nowhere else (it is slow to compile).
+#include <pthread.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "chat/builtin_transports.hpp"
+#include "chat/chat_service.hpp"
+#include "chat/log.hpp"
+#include "chat/memory_store.hpp"
+#include "chat/sqlite_store.hpp"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+struct Options {
+    std::string transports = "json";
+    std::string listen = "127.0.0.1";
+    std::uint16_t json_port = 7400;
+    std::uint16_t grpc_port = 7401;
+    std::string store = "sqlite";
+    std::string db = "./chatd.db";
+    std::string sync = "normal";
+    std::size_t max_frame = chat::Limits{}.max_frame;
+    std::size_t max_connections = chat::Limits{}.max_connections;
+    double rate_limit = chat::Limits{}.rate_limit;
+    unsigned threads = 0;
+    unsigned hash_threads = chat::ServiceConfig{}.hash_threads;
+    std::string log_level = "info";
+};
+
+std::vector<std::string> split_names(const std::string& list) {
+    std::vector<std::string> names;
+    std::stringstream in(list);
+    std::string name;
+    while (std::getline(in, name, ',')) {
+        auto first = name.find_first_not_of(" \t");
+        auto last = name.find_last_not_of(" \t");
+        if (first == std::string::npos) continue;
+        names.push_back(name.substr(first, last - first + 1));
+    }
+    return names;
+}
+
+std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+    return out;
+}
+
+// `--transport NAME` picks its port from the flag of that name; an adapter without a port flag
+// of its own listens on its registered default port.
+std::uint16_t port_for(const Options& options, const chat::TransportInfo& info) {
+    if (info.name == "json") return options.json_port;
+    if (info.name == "grpc") return options.grpc_port;
+    return info.default_port;
+}
+
+void add_flags(CLI::App& app, Options& o) {
+    app.option_defaults()->always_capture_default();
+    app.add_option("--transport", o.transports,
+                   "Transports to serve, comma separated (available: " +
+                       join(chat::builtin_transports().names()) + ")")
+        ->envname("CHATD_TRANSPORT");
+    app.add_option("--listen", o.listen, "Address to listen on")->envname("CHATD_LISTEN");
+    app.add_option("--json-port", o.json_port, "TCP port of the JSON Lines transport (0: any free)")
+        ->envname("CHATD_JSON_PORT");
+    app.add_option("--grpc-port", o.grpc_port, "TCP port of the gRPC transport (0: any free)")
+        ->envname("CHATD_GRPC_PORT");
+    app.add_option("--store", o.store, "Where state lives: sqlite (durable) or memory (volatile)")
+        ->check(CLI::IsMember({"sqlite", "memory"}))
+        ->envname("CHATD_STORE");
+    app.add_option("--db", o.db, "SQLite database file (with --store=sqlite)")->envname("CHATD_DB");
+    app.add_option("--sync", o.sync,
+                   "SQLite durability: normal (survives a crash of chatd) or full (survives power "
+                   "loss too)")
+        ->check(CLI::IsMember({"normal", "full"}))
+        ->envname("CHATD_SYNC");
+    app.add_option("--max-frame", o.max_frame, "Largest request frame in bytes")
+        ->check(CLI::Range(std::size_t{64}, std::size_t{64} * 1024 * 1024))
+        ->envname("CHATD_MAX_FRAME");
+    app.add_option("--max-connections", o.max_connections,
+                   "Connections served at once; more get server_busy")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
+        ->envname("CHATD_MAX_CONNECTIONS");
+    app.add_option("--rate-limit", o.rate_limit,
+                   "Requests per second per connection, burst twice that (0: no limit)")
+        ->check(CLI::Range(0.0, 1e9))
+        ->envname("CHATD_RATE_LIMIT");
+    app.add_option("--threads", o.threads, "I/O threads per transport (0: one per CPU)")
+        ->check(CLI::Range(0u, 1024u))
+        ->envname("CHATD_THREADS");
+    app.add_option("--hash-threads", o.hash_threads,
+                   "Password hashing threads (0: hash on the I/O thread)")
+        ->check(CLI::Range(0u, 256u))
+        ->envname("CHATD_HASH_THREADS");
+    app.add_option("--log-level", o.log_level, "Least severe log level written to stderr")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->envname("CHATD_LOG_LEVEL");
+}
+
+std::unique_ptr<chat::Store> open_store(const Options& o) {
+    if (o.store == "memory") return std::make_unique<chat::MemoryStore>();
+    chat::SqliteOptions sqlite;
+    sqlite.path = o.db;
+    sqlite.sync =
+        o.sync == "full" ? chat::SqliteOptions::Sync::full : chat::SqliteOptions::Sync::normal;
+    return std::make_unique<chat::SqliteStore>(sqlite);
+}
+
+int run(const Options& o, sigset_t& stop_signals) {
+    chat::log::set_level(chat::log::parse_level(o.log_level).value_or(chat::log::Level::info));
+
+    std::vector<const chat::TransportInfo*> chosen;
+    const auto& registry = chat::builtin_transports();
+    for (const auto& name : split_names(o.transports)) {
+        const auto* info = registry.find(name);
+        if (info == nullptr) {
+            std::fprintf(stderr, "chatd: unknown transport '%s' (available: %s)\n", name.c_str(),
+                         join(registry.names()).c_str());
+            return kExitUsage;
+        }
+        for (const auto* seen : chosen) {
+            if (seen == info) {
+                std::fprintf(stderr, "chatd: transport '%s' given twice\n", name.c_str());
+                return kExitUsage;
+            }
+        }
+        chosen.push_back(info);
+    }
+    if (chosen.empty()) {
+        std::fprintf(stderr, "chatd: no transport given (available: %s)\n",
+                     join(registry.names()).c_str());
+        return kExitUsage;
+    }
+
+    std::unique_ptr<chat::Store> store;
+    try {
+        store = open_store(o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "chatd: cannot open database '%s': %s\n", o.db.c_str(), e.what());
+        return kExitFailure;
+    }
+
+    chat::ServiceConfig config;
+    config.limits.max_frame = o.max_frame;
+    config.limits.max_connections = o.max_connections;
+    config.limits.rate_limit = o.rate_limit;
+    config.limits.rate_burst = 2 * o.rate_limit;
+    config.hash_threads = o.hash_threads;
+    auto service = std::make_unique<chat::ChatService>(*store, config);
+
+    std::vector<std::unique_ptr<chat::ServerTransport>> servers;
+    auto stop_all = [&servers] {
+        for (auto it = servers.rbegin(); it != servers.rend(); ++it) (*it)->stop();
+        servers.clear();
+    };
+    for (const auto* info : chosen) {
+        chat::ServerConfig server_config;
+        server_config.listen = o.listen;
+        server_config.port = port_for(o, *info);
+        server_config.threads = o.threads;
+        try {
+            auto server = info->make_server(*service, server_config);
+            server->start();
+            chat::log::write(chat::log::Level::info, "chatd", "listening",
+                             chat::log::Fields()
+                                 .add("transport", info->name)
+                                 .add("addr", o.listen)
+                                 .add("port", server->local_port())
+                                 .str());
+            servers.push_back(std::move(server));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "chatd: cannot start transport '%s': %s\n", info->name.c_str(),
+                         e.what());
+            stop_all();
+            return kExitFailure;
+        }
+    }
+    chat::log::write(chat::log::Level::info, "chatd", "ready",
+                     chat::log::Fields().add("store", o.store).str());
+
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    chat::log::write(
+        chat::log::Level::info, "chatd", "stopping",
+        chat::log::Fields().add("signal", signal == SIGINT ? "SIGINT" : "SIGTERM").str());
+
+    stop_all();
+    service.reset();  // waits for queued password hashing
+    store->flush();
+    store.reset();
+    chat::log::write(chat::log::Level::info, "chatd", "stopped");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Block the stop signals in every thread (threads inherit the mask); the main thread then
+    // waits for them with sigwait instead of running code in a signal handler.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    CLI::App app{
+        "chatd: a chat server. Users create accounts, log in and send each other messages, which "
+        "are stored durably and delivered live or on the next fetch. Serves JSON Lines over TCP "
+        "and, when built, gRPC, from one store.",
+        "chatd"};
+    Options options;
+    add_flags(app, options);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return kExitUsage;
+    }
+    try {
+        return run(options, stop_signals);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "chatd: %s\n", e.what());
+        return kExitFailure;
+    }
+}

@@ -1,0 +1,163 @@
+// The op table of the JSON transport (see json_ops.hpp). Field names and reply shapes are those
+// of PROTOCOL.md; docs/protocol.md documents each row.
+#include "json_ops.hpp"
+
+#include <array>
+#include <limits>
+
+#include "json_connection.hpp"
+
+namespace chat::json_transport {
+
+namespace {
+
+json::array encode_messages(const std::vector<Message>& messages) {
+    json::array out;
+    out.reserve(messages.size());
+    for (const auto& message : messages) out.emplace_back(encode_message(message));
+    return out;
+}
+
+Result<json::object> no_fields(Result<void> result) {
+    if (!result.ok()) return result.error();
+    return json::object{};
+}
+
+// `version` is an int on the wire; anything outside int's range is simply not a version we
+// speak, which the core reports as unsupported_version.
+int to_version(std::int64_t version) {
+    if (version <= 0 || version > std::numeric_limits<int>::max()) return version == 0 ? 0 : -1;
+    return static_cast<int>(version);
+}
+
+void op_hello(Connection& c, const json::object& request) {
+    FieldReader in(request);
+    auto version = in.optional_i64("version");
+    if (!in.ok()) return c.reply(*in.error());
+    auto info = c.service().hello(to_version(version.value_or(0)));
+    if (!info.ok()) return c.reply(info.error());
+    c.reply(json::object{
+        {"version", info->version}, {"server", info->server}, {"max_frame", info->max_frame}});
+}
+
+void op_create_account(Connection& c, const json::object& request) {
+    FieldReader in(request);
+    auto username = in.required_string("username");
+    auto password = in.required_string("password");
+    if (!in.ok()) return c.reply(*in.error());
+    c.service().create_account(
+        std::string(username), std::string(password),
+        c.reply_later<void>([](Connection&, Result<void> r) { return no_fields(std::move(r)); }));
+}
+
+void op_login(Connection& c, const json::object& request) {
+    FieldReader in(request);
+    auto username = in.required_string("username");
+    auto password = in.required_string("password");
+    if (!in.ok()) return c.reply(*in.error());
+    if (c.session()) {
+        return c.reply(make_error(Errc::already_logged_in, "this connection is logged in"));
+    }
+    auto sink = c.begin_login();
+    c.service().login(std::string(username), std::string(password), std::move(sink),
+                      c.reply_later<LoginResult>(
+                          [](Connection& conn, Result<LoginResult> r) -> Result<json::object> {
+                              conn.end_login(r);
+                              if (!r.ok()) return r.error();
+                              return json::object{{"username", r->username}, {"unread", r->unread}};
+                          }));
+}
+
+void op_logout(Connection& c, const json::object&) {
+    auto result = c.service().logout(*c.session());
+    c.session_logged_out();
+    c.reply(no_fields(std::move(result)));
+}
+
+void op_send(Connection& c, const json::object& request) {
+    FieldReader in(request);
+    auto to = in.required_string("to");
+    auto body = in.required_string("body");
+    if (!in.ok()) return c.reply(*in.error());
+    c.service().send(
+        *c.session(), to, std::string(body),
+        c.reply_later<Message>([](Connection&, Result<Message> r) -> Result<json::object> {
+            if (!r.ok()) return r.error();
+            return json::object{{"message", encode_message(*r)}};
+        }));
+}
+
+void op_fetch(Connection& c, const json::object& request) {
+    FieldReader in(request);
+    auto max = in.optional_u64("max");
+    if (!in.ok()) return c.reply(*in.error());
+    auto result = c.service().fetch(*c.session(), max.value_or(0));
+    if (!result.ok()) return c.reply(result.error());
+    c.reply(json::object{{"messages", encode_messages(result->messages)},
+                         {"remaining", result->remaining}});
+}
+
+void op_ack(Connection& c, const json::object& request) {
+    FieldReader in(request);
+    auto ids = in.optional_u64_array("ids");
+    auto up_to = in.optional_u64("up_to");
+    if (!in.ok()) return c.reply(*in.error());
+    if (!ids && !up_to) return c.reply(make_error(Errc::bad_request, "give 'ids' or 'up_to'"));
+    std::vector<MessageId> none;
+    auto result = c.service().ack(*c.session(), ids ? *ids : none, up_to);
+    if (!result.ok()) return c.reply(result.error());
+    c.reply(json::object{{"acked", *result}});
+}
+
+void op_list_accounts(Connection& c, const json::object& request) {
+    FieldReader in(request);
+    auto pattern = in.optional_string("pattern");
+    auto limit = in.optional_u64("limit");
+    auto after = in.optional_string("after");
+    if (!in.ok()) return c.reply(*in.error());
+    auto page = c.service().list_accounts(*c.session(), pattern.value_or(""), limit.value_or(0),
+                                          after.value_or(""));
+    if (!page.ok()) return c.reply(page.error());
+    json::array accounts;
+    accounts.reserve(page->accounts.size());
+    for (const auto& name : page->accounts) accounts.emplace_back(name);
+    json::value next = nullptr;
+    if (page->next) next = *page->next;
+    c.reply(json::object{{"accounts", std::move(accounts)}, {"next", std::move(next)}});
+}
+
+void op_delete_account(Connection& c, const json::object& request) {
+    FieldReader in(request);
+    auto password = in.required_string("password");
+    if (!in.ok()) return c.reply(*in.error());
+    c.service().delete_account(
+        *c.session(), std::string(password),
+        c.reply_later<void>([](Connection& conn, Result<void> r) -> Result<json::object> {
+            if (r.ok()) conn.session_deleted();
+            return no_fields(std::move(r));
+        }));
+}
+
+// name, needs a session, fields whose text the core validates, row
+constexpr std::array kOps = {
+    OpRow{"hello", false, {}, op_hello},
+    OpRow{"create_account", false, {"username", "password"}, op_create_account},
+    OpRow{"login", false, {"username", "password"}, op_login},
+    OpRow{"logout", true, {}, op_logout},
+    OpRow{"send", true, {"to", "body"}, op_send},
+    OpRow{"fetch", true, {}, op_fetch},
+    OpRow{"ack", true, {}, op_ack},
+    OpRow{"list_accounts", true, {}, op_list_accounts},
+    OpRow{"delete_account", true, {"password"}, op_delete_account},
+};
+
+}  // namespace
+
+const OpRow* find_op(std::string_view name) noexcept {
+    for (const auto& row : kOps) {
+        if (row.name == name) return &row;
+    }
+    return nullptr;
+}
+
+}  // namespace chat::json_transport
