@@ -1,0 +1,419 @@
+// Tests of the gRPC transport's state logic that needs no network: the push stream's operation
+// sequencing, bearer tokens, the connection limit and the Errc <-> gRPC status table.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codec.hpp"
+#include "connection_limit.hpp"
+#include "push_stream.hpp"
+#include "token_table.hpp"
+#include "worker_thread.hpp"
+
+namespace chat::grpc_transport {
+namespace {
+
+using Kind = PushStream::Action::Kind;
+using namespace std::chrono_literals;
+
+Message message(MessageId id, std::string body = "hi") {
+    return Message{.id = id, .from = "alice", .to = "bob", .body = std::move(body), .sent_at = 1};
+}
+
+// Drives `stream` like the reactor: completes the metadata step so writes may follow.
+void open(PushStream& stream) {
+    REQUIRE(stream.next().kind == Kind::send_metadata);
+    stream.op_done(true);
+}
+
+TEST_CASE("push stream: initial metadata goes first and one operation is in flight",
+          "[grpc][push_stream]") {
+    PushStream stream(1 << 20);
+    CHECK(stream.deliver(message(1)));        // a pump is needed
+    CHECK_FALSE(stream.deliver(message(2)));  // one is pending already
+    auto first = stream.next();
+    REQUIRE(first.kind == Kind::send_metadata);
+    CHECK(stream.next().kind == Kind::none);  // metadata still in flight
+    CHECK_FALSE(stream.deliver(message(3)));  // its completion pumps
+    stream.op_done(true);
+    for (MessageId id : {1u, 2u, 3u}) {
+        auto a = stream.next();
+        REQUIRE(a.kind == Kind::write);
+        CHECK(std::get<Message>(a.event).id == id);
+        CHECK(stream.next().kind == Kind::none);
+        stream.op_done(true);
+    }
+    CHECK(stream.next().kind == Kind::none);
+    CHECK(stream.queued() == 0);
+    CHECK(stream.queued_bytes() == 0);
+    CHECK_FALSE(stream.finished());
+}
+
+TEST_CASE("push stream: logged_out is written after the queue then the stream ends OK",
+          "[grpc][push_stream]") {
+    PushStream stream(1 << 20);
+    open(stream);
+    stream.deliver(message(7));
+    stream.logged_out(LogoutReason::account_deleted);
+    CHECK_FALSE(stream.deliver(message(8)));  // no push follows logged_out
+    auto a = stream.next();
+    REQUIRE(a.kind == Kind::write);
+    CHECK(std::get<Message>(a.event).id == 7);
+    stream.op_done(true);
+    auto b = stream.next();
+    REQUIRE(b.kind == Kind::write);
+    CHECK(std::get<LogoutReason>(b.event) == LogoutReason::account_deleted);
+    stream.op_done(true);
+    auto c = stream.next();
+    REQUIRE(c.kind == Kind::finish);
+    CHECK(c.end == PushStream::End::logged_out);
+    CHECK(stream.finished());
+    CHECK(stream.next().kind == Kind::none);  // Finish is handed out once
+}
+
+TEST_CASE("push stream: a queue over its byte bound ends the stream without the rest",
+          "[grpc][push_stream]") {
+    PushStream stream(1000);
+    open(stream);
+    std::size_t accepted = 0;
+    for (MessageId id = 1; id <= 20 && stream.queued_bytes() + 300 <= 1000; ++id) {
+        stream.deliver(message(id, std::string(200, 'x')));
+        ++accepted;
+    }
+    REQUIRE(accepted >= 2);
+    stream.deliver(message(99, std::string(900, 'y')));  // over the bound
+    auto a = stream.next();
+    REQUIRE(a.kind == Kind::finish);
+    CHECK(a.end == PushStream::End::overflow);
+    CHECK(stream.queued() == 0);
+}
+
+TEST_CASE("push stream: a cancel during a write finishes once after that write completes",
+          "[grpc][push_stream]") {
+    PushStream stream(1 << 20);
+    open(stream);
+    stream.deliver(message(1));
+    stream.deliver(message(2));
+    REQUIRE(stream.next().kind == Kind::write);
+    stream.end(PushStream::End::cancelled, false);
+    CHECK(stream.next().kind == Kind::none);  // never Finish with a write in flight
+    stream.op_done(false);
+    auto a = stream.next();
+    REQUIRE(a.kind == Kind::finish);
+    CHECK(a.end == PushStream::End::cancelled);
+    CHECK(stream.next().kind == Kind::none);
+    CHECK_FALSE(stream.end(PushStream::End::shutdown, false));
+}
+
+TEST_CASE("push stream: a failed write ends the stream as cancelled", "[grpc][push_stream]") {
+    PushStream stream(1 << 20);
+    open(stream);
+    stream.deliver(message(1));
+    stream.deliver(message(2));
+    REQUIRE(stream.next().kind == Kind::write);
+    stream.op_done(false);
+    auto a = stream.next();
+    REQUIRE(a.kind == Kind::finish);
+    CHECK(a.end == PushStream::End::cancelled);
+}
+
+TEST_CASE("push stream: refused before registering finishes without metadata",
+          "[grpc][push_stream]") {
+    PushStream stream(1 << 20);
+    CHECK(stream.end(PushStream::End::refused, false));
+    auto a = stream.next();
+    REQUIRE(a.kind == Kind::finish);
+    CHECK(a.end == PushStream::End::refused);
+}
+
+TEST_CASE("push stream: a logout drains the queue and a later hard end cuts it short",
+          "[grpc][push_stream]") {
+    PushStream stream(1 << 20);
+    open(stream);
+    stream.deliver(message(1));
+    stream.deliver(message(2));
+    stream.end(PushStream::End::logout, true);
+    REQUIRE(stream.next().kind == Kind::write);
+    stream.end(PushStream::End::shutdown, false);
+    stream.op_done(true);
+    auto a = stream.next();
+    REQUIRE(a.kind == Kind::finish);
+    CHECK(a.end == PushStream::End::logout);  // the first reason stays
+}
+
+TEST_CASE("push stream: concurrent producers and one driver deliver everything in order once",
+          "[grpc][push_stream]") {
+    // The driver plays the reactor: it calls next() when woken (as the pusher would) and again
+    // after each completed operation (as OnWriteDone would).
+    PushStream stream(1 << 24);
+    std::mutex mu;
+    std::condition_variable cv;
+    int wakeups = 0;
+    auto wake = [&] {
+        {
+            std::lock_guard lock(mu);
+            ++wakeups;
+        }
+        cv.notify_one();
+    };
+    std::vector<MessageId> written;
+    int finishes = 0;
+    bool timed_out = false;
+    std::thread driver([&] {
+        for (;;) {
+            auto a = stream.next();
+            if (a.kind == Kind::finish) {
+                ++finishes;
+                return;
+            }
+            if (a.kind == Kind::none) {
+                std::unique_lock lock(mu);
+                if (!cv.wait_for(lock, 10s, [&] { return wakeups > 0; })) {
+                    timed_out = true;
+                    return;
+                }
+                --wakeups;
+                continue;
+            }
+            if (a.kind == Kind::write) written.push_back(std::get<Message>(a.event).id);
+            stream.op_done(true);
+        }
+    });
+    constexpr MessageId kProducers = 4;
+    constexpr MessageId kEach = 500;
+    std::vector<std::thread> producers;
+    for (MessageId p = 0; p < kProducers; ++p) {
+        producers.emplace_back([&, p] {
+            for (MessageId i = 0; i < kEach; ++i) {
+                if (stream.deliver(message(p * 10000 + i))) wake();
+            }
+        });
+    }
+    for (auto& t : producers) t.join();
+    if (stream.end(PushStream::End::logout, true)) wake();
+    driver.join();
+    REQUIRE_FALSE(timed_out);
+    CHECK(finishes == 1);
+    REQUIRE(written.size() == kProducers * kEach);
+    std::map<MessageId, MessageId> next_of;  // producer -> next expected index
+    for (MessageId id : written) {
+        const MessageId p = id / 10000;
+        CHECK(id % 10000 == next_of[p]);
+        next_of[p] = id % 10000 + 1;
+    }
+    CHECK(stream.queued() == 0);
+}
+
+TEST_CASE("worker thread: runs tasks in order and drains them on stop", "[grpc][worker]") {
+    std::vector<int> ran;
+    WorkerThread worker;
+    for (int i = 0; i < 100; ++i) {
+        REQUIRE(worker.post([&ran, i] { ran.push_back(i); }));
+    }
+    worker.stop();
+    REQUIRE(ran.size() == 100);
+    for (int i = 0; i < 100; ++i) CHECK(ran[static_cast<std::size_t>(i)] == i);
+    CHECK_FALSE(worker.post([] {}));
+    worker.stop();  // idempotent
+}
+
+TEST_CASE("worker thread: a task may stop its own worker", "[grpc][worker]") {
+    std::atomic<bool> ran_after{false};
+    std::atomic<bool> on_worker{false};
+    {
+        WorkerThread worker;
+        std::promise<void> posted;
+        std::promise<void> stopped;
+        auto posted_f = posted.get_future();
+        auto stopped_f = stopped.get_future();
+        worker.post([&] {
+            posted_f.wait();
+            on_worker = worker.on_worker();  // Catch assertions belong on the test's thread
+            worker.stop();                   // must not join itself
+            stopped.set_value();
+        });
+        worker.post([&] { ran_after = true; });  // queued before the stop: still runs
+        posted.set_value();
+        REQUIRE(stopped_f.wait_for(10s) == std::future_status::ready);
+    }
+    CHECK(on_worker);
+    CHECK(ran_after);
+}
+
+TEST_CASE("tokens: the authorization value must be Bearer and a token", "[grpc][tokens]") {
+    CHECK(bearer_token("Bearer abc") == std::optional<std::string_view>("abc"));
+    CHECK(bearer_token("bearer abc") == std::optional<std::string_view>("abc"));
+    CHECK(bearer_token("BEARER   abc  ") == std::optional<std::string_view>("abc"));
+    CHECK_FALSE(bearer_token("Bearer ").has_value());
+    CHECK_FALSE(bearer_token("Bearer").has_value());
+    CHECK_FALSE(bearer_token("Basic abc").has_value());
+    CHECK_FALSE(bearer_token("Bearerabc").has_value());
+    CHECK_FALSE(bearer_token("abc").has_value());
+    CHECK_FALSE(bearer_token("").has_value());
+}
+
+TEST_CASE("tokens: fresh tokens are 256-bit URL-safe strings and never repeat", "[grpc][tokens]") {
+    TokenTable table(0, 0);
+    std::set<std::string> seen;
+    for (SessionId s = 1; s <= 500; ++s) {
+        const std::string token = table.issue(s);
+        CHECK(token.size() == 43);
+        CHECK(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789-_") == std::string::npos);
+        CHECK(seen.insert(token).second);
+        auto found = table.use(token);
+        CHECK(found.use == TokenTable::Use::ok);
+        CHECK(found.session == s);
+    }
+    CHECK(table.size() == 500);
+    CHECK(table.use("not a token").use == TokenTable::Use::unknown);
+    const std::string one = *seen.begin();
+    CHECK(table.revoke(one).has_value());
+    CHECK_FALSE(table.revoke(one).has_value());
+    CHECK(table.use(one).use == TokenTable::Use::unknown);
+    CHECK(table.clear().size() == 499);
+    CHECK(table.size() == 0);
+}
+
+TEST_CASE("tokens: each token has its own request rate budget", "[grpc][tokens]") {
+    TokenTable table(2, 3);  // 2/s, bursts of 3
+    const auto t0 = TokenTable::Clock::now();
+    const std::string a = table.issue(1, t0);
+    const std::string b = table.issue(2, t0);
+    for (int i = 0; i < 3; ++i) CHECK(table.use(a, t0).use == TokenTable::Use::ok);
+    CHECK(table.use(a, t0).use == TokenTable::Use::rate_limited);
+    CHECK(table.use(b, t0).use == TokenTable::Use::ok);
+    // Half a second refills one request.
+    CHECK(table.use(a, t0 + 500ms).use == TokenTable::Use::ok);
+    CHECK(table.use(a, t0 + 500ms).use == TokenTable::Use::rate_limited);
+    // The bucket never holds more than the burst.
+    const auto later = t0 + 60s;
+    for (int i = 0; i < 3; ++i) CHECK(table.use(a, later).use == TokenTable::Use::ok);
+    CHECK(table.use(a, later).use == TokenTable::Use::rate_limited);
+}
+
+TEST_CASE("tokens: idle tokens expire unless a stream is open", "[grpc][tokens]") {
+    TokenTable table(0, 0);
+    const auto t0 = TokenTable::Clock::now();
+    const std::string idle = table.issue(1, t0);
+    const std::string streaming = table.issue(2, t0);
+    const std::string busy = table.issue(3, t0);
+    table.stream_opened(streaming);
+    table.use(busy, t0 + 8s);
+    auto expired = table.expire_idle(10s, t0 + 11s);
+    CHECK(expired == std::vector<SessionId>{1});
+    CHECK(table.use(idle, t0 + 11s).use == TokenTable::Use::unknown);
+    CHECK(table.expire_idle(10s, t0 + 19s) == std::vector<SessionId>{3});
+    // The idle clock of a stream's token starts when the stream closes.
+    table.stream_closed(streaming, t0 + 100s);
+    CHECK(table.expire_idle(10s, t0 + 105s).empty());
+    CHECK(table.expire_idle(10s, t0 + 111s) == std::vector<SessionId>{2});
+    CHECK(table.size() == 0);
+}
+
+TEST_CASE("connection limit: admits up to the maximum and frees closed connections",
+          "[grpc][connections]") {
+    std::vector<std::string> open = {"a", "b", "c"};
+    int queries = 0;
+    ConnectionLimit limit({.max = 2, .refresh_interval = 50ms, .silent_fallback = 30s},
+                          [&](std::string_view caller) {
+                              ++queries;
+                              CHECK(std::find(open.begin(), open.end(), caller) != open.end());
+                              return std::optional<std::vector<std::string>>(open);
+                          });
+    const auto t0 = ConnectionLimit::Clock::now();
+    CHECK(limit.admit("a", t0));
+    CHECK(limit.admit("b", t0));
+    CHECK(limit.admit("a", t0));  // known connections always pass
+    CHECK_FALSE(limit.admit("c", t0));
+    CHECK(queries == 1);
+    CHECK_FALSE(limit.admit("c", t0 + 10ms));  // no second query within the interval
+    CHECK(queries == 1);
+    open = {"b", "c"};  // "a" closed its connection
+    CHECK(limit.admit("c", t0 + 60ms));
+    CHECK(queries == 2);
+    CHECK(limit.admitted() == 2);
+    CHECK(limit.admit("b", t0 + 60ms));
+}
+
+TEST_CASE("connection limit: without live answers silent connections give way",
+          "[grpc][connections]") {
+    ConnectionLimit limit({.max = 1, .refresh_interval = 0ms, .silent_fallback = 5s},
+                          [](std::string_view) { return std::nullopt; });
+    const auto t0 = ConnectionLimit::Clock::now();
+    CHECK(limit.admit("a", t0));
+    CHECK_FALSE(limit.admit("b", t0 + 1s));
+    CHECK(limit.admit("a", t0 + 2s));
+    CHECK_FALSE(limit.admit("b", t0 + 6s));
+    CHECK(limit.admit("b", t0 + 8s));
+}
+
+TEST_CASE("connection limit: 0 means no limit", "[grpc][connections]") {
+    ConnectionLimit limit({.max = 0}, nullptr);
+    for (int i = 0; i < 100; ++i) CHECK(limit.admit("peer" + std::to_string(i)));
+}
+
+TEST_CASE("codec: every error code has the gRPC status of PROTOCOL.md", "[grpc][codec]") {
+    using SC = grpc::StatusCode;
+    const std::vector<std::pair<Errc, SC>> table = {
+        {Errc::bad_request, SC::INVALID_ARGUMENT},
+        {Errc::unknown_op, SC::UNIMPLEMENTED},
+        {Errc::unsupported_version, SC::FAILED_PRECONDITION},
+        {Errc::invalid_username, SC::INVALID_ARGUMENT},
+        {Errc::invalid_password, SC::INVALID_ARGUMENT},
+        {Errc::invalid_message, SC::INVALID_ARGUMENT},
+        {Errc::user_exists, SC::ALREADY_EXISTS},
+        {Errc::no_such_user, SC::NOT_FOUND},
+        {Errc::bad_credentials, SC::UNAUTHENTICATED},
+        {Errc::not_logged_in, SC::UNAUTHENTICATED},
+        {Errc::already_logged_in, SC::FAILED_PRECONDITION},
+        {Errc::frame_too_large, SC::RESOURCE_EXHAUSTED},
+        {Errc::rate_limited, SC::RESOURCE_EXHAUSTED},
+        {Errc::server_busy, SC::UNAVAILABLE},
+        {Errc::internal, SC::INTERNAL},
+    };
+    for (const auto& [code, status] : table) {
+        INFO(to_string(code));
+        CHECK(status_code(code) == status);
+        const Error e{code, "human text"};
+        const grpc::Status s = to_status(e);
+        CHECK(s.error_code() == status);
+        CHECK(s.error_message() == std::string(to_string(code)) + ": human text");
+        // Back again, with and without the trailer.
+        CHECK(to_error(s, to_string(code)) == e);
+        CHECK(to_error(s, std::nullopt) == e);
+    }
+}
+
+TEST_CASE("codec: errors raised by gRPC itself map to the nearest code", "[grpc][codec]") {
+    const grpc::Status big(grpc::StatusCode::RESOURCE_EXHAUSTED, "Received message larger");
+    CHECK(to_error(big, std::nullopt).code == Errc::frame_too_large);
+    const grpc::Status down(grpc::StatusCode::UNAVAILABLE, "failed to connect");
+    const Error e = to_error(down, std::nullopt);
+    CHECK(e.code == Errc::internal);
+    CHECK(e.message.find("failed to connect") != std::string::npos);
+    // A trailer wins over a status message that only looks like a code.
+    const grpc::Status odd(grpc::StatusCode::NOT_FOUND, "user_exists: odd");
+    CHECK(to_error(odd, "no_such_user").code == Errc::no_such_user);
+}
+
+TEST_CASE("codec: messages convert both ways", "[grpc][codec]") {
+    const Message m{.id = 42, .from = "alice", .to = "bob", .body = "h\xC3\xA9", .sent_at = 1764};
+    v1::Message wire;
+    to_proto(m, wire);
+    CHECK(wire.id() == 42);
+    CHECK(wire.from() == "alice");
+    CHECK(from_proto(wire) == m);
+}
+
+}  // namespace
+}  // namespace chat::grpc_transport

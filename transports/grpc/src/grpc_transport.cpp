@@ -1,0 +1,18 @@
+// Registration of the gRPC transport in the transport registry.
+#include "chat/grpc/grpc_transport.hpp"
+
+#include <string>
+
+namespace chat::grpc_transport {
+
+void register_transport(TransportRegistry& registry) {
+    registry.add(TransportInfo{
+        .name = std::string(kName),
+        .default_port = kDefaultPort,
+        .make_server = [](ChatService& service,
+                          const ServerConfig& config) { return make_server(service, config); },
+        .make_client = [](const ClientConfig& config) { return make_client(config); },
+    });
+}
+
+}  // namespace chat::grpc_transport
