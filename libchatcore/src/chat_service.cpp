@@ -9,6 +9,7 @@
 #include "chat/account_pattern.hpp"
 #include "chat/log.hpp"
 #include "chat/validation.hpp"
+#include "login_throttle.hpp"
 #include "password.hpp"
 
 namespace chat {
@@ -31,7 +32,10 @@ struct ChatService::Impl {
     };
 
     Impl(Store& s, ServiceConfig c)
-        : store(s), config(std::move(c)), pool(config.hash_threads, config.hash_queue_limit) {
+        : store(s),
+          config(std::move(c)),
+          throttle(config.login_free_failures, config.login_lockout, config.login_lockout_max),
+          pool(config.hash_threads, config.hash_queue_limit) {
         detail::ensure_sodium();
     }
 
@@ -44,6 +48,8 @@ struct ChatService::Impl {
     std::unordered_map<SessionId, Session> sessions;
     std::unordered_map<AccountId, std::vector<SessionId>> by_account;
     SessionId next_session = 1;
+
+    detail::LoginThrottle throttle;
 
     std::once_flag dummy_once;
     std::string dummy_hash;  // verified against for unknown users, so timing does not tell
@@ -160,17 +166,29 @@ void ChatService::login(std::string username, std::string password, std::shared_
     Impl* impl = impl_.get();
     auto job = [impl, username = std::move(username), password = std::move(password),
                 sink = std::move(sink), done]() mutable {
+        // Unknown names are throttled like real ones, so lockouts do not reveal which exist.
+        const std::string key = to_lower_ascii(username);
+        const auto now = std::chrono::steady_clock::now();
+        if (auto wait = impl->throttle.wait_for(key, now); wait.count() > 0) {
+            const auto secs = std::chrono::ceil<std::chrono::seconds>(wait).count();
+            return done(make_error(Errc::rate_limited,
+                                   "too many failed logins for this account; try again in " +
+                                       std::to_string(secs) + " s"));
+        }
         auto found = impl->find(username);
         if (!found) return done(found.error());
         if (!found->has_value()) {
             // Spend the same effort as a real check so response time does not reveal names.
             (void)detail::verify_password(impl->dummy(), password);
+            impl->throttle.failed(key, now);
             return done(bad_credentials());
         }
         const AccountRecord& account = **found;
         if (!detail::verify_password(account.password_hash, password)) {
+            impl->throttle.failed(key, now);
             return done(bad_credentials());
         }
+        impl->throttle.succeeded(key);
         auto unread = impl->store.count_queued(account.id);
         if (!unread) return done(unread.error());
         const SessionId sid = impl->open_session(account.id, account.name, std::move(sink));

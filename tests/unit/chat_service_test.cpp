@@ -627,3 +627,46 @@ TEST_CASE("sqlite keeps accounts queues and ids across a restart") {
     }
     remove_db(path);
 }
+
+TEST_CASE("repeated failed logins lock the account name for a while") {
+    MemoryStore store;
+    ServiceConfig config = fast_config();
+    config.login_free_failures = 3;
+    config.login_lockout = std::chrono::milliseconds(50);
+    config.login_lockout_max = std::chrono::milliseconds(100);
+    ChatService svc(store, config);
+    REQUIRE(svc.create_account_sync("alice", "right").ok());
+
+    // A success resets the count: two failures, a success, two more failures stay unlocked.
+    CHECK(svc.login_sync("alice", "wrong").code() == Errc::bad_credentials);
+    CHECK(svc.login_sync("alice", "wrong").code() == Errc::bad_credentials);
+    CHECK(svc.login_sync("alice", "right").ok());
+    CHECK(svc.login_sync("alice", "wrong").code() == Errc::bad_credentials);
+    CHECK(svc.login_sync("alice", "wrong").code() == Errc::bad_credentials);
+    CHECK(svc.login_sync("ALICE", "wrong").code() == Errc::bad_credentials);  // third: locks
+
+    // Locked: even the right password is refused, and the name's case does not matter.
+    auto locked = svc.login_sync("Alice", "right");
+    REQUIRE_FALSE(locked.ok());
+    CHECK(locked.code() == Errc::rate_limited);
+
+    // Unknown names lock the same way, so a lockout tells nothing about which names exist.
+    for (int i = 0; i < 3; ++i) {
+        CHECK(svc.login_sync("ghost", "x").code() == Errc::bad_credentials);
+    }
+    CHECK(svc.login_sync("ghost", "x").code() == Errc::rate_limited);
+
+    // Other accounts are unaffected.
+    REQUIRE(svc.create_account_sync("bob", "pw").ok());
+    CHECK(svc.login_sync("bob", "pw").ok());
+
+    // The lockout ends by itself (bounded wait: at most 100 ms lockout, polled for 5 s).
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    Result<LoginResult> after = svc.login_sync("alice", "right");
+    while (!after.ok() && after.code() == Errc::rate_limited &&
+           std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        after = svc.login_sync("alice", "right");
+    }
+    CHECK(after.ok());
+}

@@ -41,6 +41,12 @@ struct ServiceConfig {
     // Argon2id cost (libsodium crypto_pwhash_str). Defaults: t=2, 19 MiB.
     unsigned long long pwhash_opslimit = 2;
     std::size_t pwhash_memlimit = 19u * 1024u * 1024u;
+    // Password guessing: after this many failed logins in a row, an account name refuses logins
+    // (`rate_limited`) for login_lockout, doubling with each further failure up to
+    // login_lockout_max. A successful login resets it. 0 turns the lockout off.
+    unsigned login_free_failures = 5;
+    std::chrono::milliseconds login_lockout{1000};
+    std::chrono::milliseconds login_lockout_max{60000};
 };
 
 class ChatService final {
