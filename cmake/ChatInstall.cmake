@@ -9,7 +9,7 @@
 # only the core never needs Boost or gRPC on its machine):
 #   core        chat::core               SQLite3, libsodium, Threads
 #   transport   chat::transport          the seam (ServerTransport, Client, registry); needs core
-#   json        chat::transport_json     Boost 1.81 (json); needs transport
+#   json        chat::transport_json     Boost 1.81 (json), OpenSSL; needs transport
 #   grpc        chat::proto,             Protobuf, gRPC; needs transport
 #               chat::transport_grpc
 #   transports  chat::transports         chat::builtin_transports(); our libraries are static,

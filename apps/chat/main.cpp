@@ -44,11 +44,16 @@ constexpr const char* kFooter =
     "  CHAT_PASSWORD=... chat --user bob fetch --json\n"
     "  chat --user bob --password-file ~/.chat-pw list 'a*'\n"
     "  chat --transport grpc --port 7401 --user bob fetch\n"
+    "  chat --tls --tls-ca ca.pem --host chat.example.org --user bob fetch\n"
     "\n"
     "Passwords are never taken on the command line (other users could see them in the\n"
     "process list): use --password-file F (its first line; - for standard input), the\n"
     "environment variable CHAT_PASSWORD, or type it when asked (it is not shown).\n"
     "The --user default can also come from CHAT_USER.\n"
+    "\n"
+    "TLS: --tls encrypts the connection and checks that the server's certificate is signed by\n"
+    "a trusted CA (the system's, or the ones in --tls-ca FILE) and names --host; otherwise\n"
+    "chat refuses to talk to it. Without --tls the connection is plain TCP.\n"
     "\n"
     "Output: messages as `[2026-11-25 12:03] alice: hi`; with --json one JSON object per line\n"
     "(fetch/send: {\"id\",\"from\",\"to\",\"body\",\"sent_at\"}; list: {\"username\"}).\n"
@@ -63,6 +68,8 @@ struct Flags {
     std::string password_file;
     bool json = false;
     double timeout_s = 10;
+    bool tls = false;
+    std::string tls_ca;
     std::string to;
     std::vector<std::string> words;
     std::uint64_t max = 0;
@@ -166,7 +173,8 @@ int run_interactive(const Flags& flags, const chat::TransportInfo& transport,
         if (!host.empty()) config.host = std::string(host);
     }
     session_config.server = config.host + ":" + std::to_string(config.port);
-    console->print("Connecting to " + session_config.server + " (" + transport.name + ")...");
+    console->print("Connecting to " + session_config.server + " (" + transport.name +
+                   (config.tls ? ", TLS" : "") + ")...");
     auto client = transport.make_client(config);
     InteractiveSession session(*client, *console, std::move(session_config));
     return session.run();
@@ -243,6 +251,11 @@ int main(int argc, char** argv) {
     app.add_option("--timeout", flags.timeout_s, "Seconds to wait for each reply")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    app.add_flag("--tls", flags.tls,
+                 "Connect over TLS, verifying the server certificate (default: plain TCP)");
+    app.add_option("--tls-ca", flags.tls_ca,
+                   "PEM file of the CA certificates to trust with --tls (default: the system's); "
+                   "implies --tls");
 
     auto* send = app.add_subcommand("send", "Send a message: send TO TEXT... (no TEXT: stdin)");
     send->add_option("TO", flags.to, "Recipient")->required();
@@ -272,6 +285,8 @@ int main(int argc, char** argv) {
     config.port =
         flags.port != 0 ? static_cast<std::uint16_t>(flags.port) : transport->default_port;
     config.timeout = std::chrono::milliseconds(static_cast<long long>(flags.timeout_s * 1000));
+    config.tls = flags.tls || !flags.tls_ca.empty();
+    config.tls_ca_file = flags.tls_ca;
 
     try {
         if (send->parsed()) return run_subcommand(ScriptCommand::send, flags, *transport, config);

@@ -4,12 +4,16 @@
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chat/builtin_transports.hpp"
@@ -37,6 +41,8 @@ struct Options {
     unsigned threads = 0;
     unsigned hash_threads = chat::ServiceConfig{}.hash_threads;
     std::string log_level = "info";
+    std::string tls_cert;  // with tls_key: every transport serves TLS
+    std::string tls_key;
 };
 
 std::vector<std::string> split_names(const std::string& list) {
@@ -107,6 +113,33 @@ void add_flags(CLI::App& app, Options& o) {
     app.add_option("--log-level", o.log_level, "Least severe log level written to stderr")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
         ->envname("CHATD_LOG_LEVEL");
+    app.add_option("--tls-cert", o.tls_cert,
+                   "PEM certificate chain (leaf first); with --tls-key every transport serves "
+                   "TLS (default: plain TCP)")
+        ->envname("CHATD_TLS_CERT");
+    app.add_option("--tls-key", o.tls_key, "PEM private key of the --tls-cert certificate")
+        ->envname("CHATD_TLS_KEY");
+}
+
+// The TLS flags come as a pair; the files must be readable before anything starts. Returns the
+// exit code of a failure, or 0.
+int check_tls_flags(const Options& o) {
+    if (o.tls_cert.empty() != o.tls_key.empty()) {
+        std::fprintf(stderr, "chatd: --tls-cert and --tls-key go together (%s is missing)\n",
+                     o.tls_cert.empty() ? "--tls-cert" : "--tls-key");
+        return kExitUsage;
+    }
+    for (const auto& [file, what] :
+         {std::pair{&o.tls_cert, "certificate"}, std::pair{&o.tls_key, "key"}}) {
+        if (file->empty()) continue;
+        std::ifstream in(*file, std::ios::binary);
+        if (!in) {
+            std::fprintf(stderr, "chatd: cannot read TLS %s file '%s': %s\n", what, file->c_str(),
+                         std::strerror(errno));
+            return kExitFailure;
+        }
+    }
+    return 0;
 }
 
 std::unique_ptr<chat::Store> open_store(const Options& o) {
@@ -143,6 +176,7 @@ int run(const Options& o, sigset_t& stop_signals) {
                      join(registry.names()).c_str());
         return kExitUsage;
     }
+    if (int code = check_tls_flags(o); code != 0) return code;
 
     std::unique_ptr<chat::Store> store;
     try {
@@ -170,6 +204,8 @@ int run(const Options& o, sigset_t& stop_signals) {
         server_config.listen = o.listen;
         server_config.port = port_for(o, *info);
         server_config.threads = o.threads;
+        server_config.tls_cert_file = o.tls_cert;
+        server_config.tls_key_file = o.tls_key;
         try {
             auto server = info->make_server(*service, server_config);
             server->start();
@@ -178,6 +214,7 @@ int run(const Options& o, sigset_t& stop_signals) {
                                  .add("transport", info->name)
                                  .add("addr", o.listen)
                                  .add("port", server->local_port())
+                                 .add("tls", o.tls_cert.empty() ? "off" : "on")
                                  .str());
             servers.push_back(std::move(server));
         } catch (const std::exception& e) {

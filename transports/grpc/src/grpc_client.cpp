@@ -26,6 +26,7 @@
 #include "chat/v1/chat.grpc.pb.h"
 #include "chat/validation.hpp"
 #include "codec.hpp"
+#include "tls_files.hpp"
 #include "worker_thread.hpp"
 
 namespace chat::grpc_transport {
@@ -101,12 +102,28 @@ class GrpcClient final : public Client {
         // One connection per client, as with the JSON transport (no sharing between clients).
         args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
         const std::string target = host_port(config_);
-        auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+        std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+        if (config_.tls) {
+            try {
+                credentials = make_client_tls_credentials(config_);
+            } catch (const std::exception& e) {
+                return make_error(Errc::internal, e.what());
+            }
+            // gRPC checks the certificate against the target's host unless told another name.
+            if (!config_.tls_server_name.empty()) {
+                args.SetSslTargetNameOverride(config_.tls_server_name);
+            }
+        }
+        auto channel = grpc::CreateCustomChannel(target, credentials, args);
         const auto deadline = Clock::now() + config_.timeout;
         for (auto state = channel->GetState(true); state != GRPC_CHANNEL_READY;
              state = channel->GetState(true)) {
             if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
-                return make_error(Errc::internal, "cannot connect to " + target);
+                return make_error(Errc::internal,
+                                  "cannot connect to " + target +
+                                      (config_.tls ? " (over TLS: is it a TLS server with a "
+                                                     "certificate the CA vouches for?)"
+                                                   : ""));
             }
             if (!channel->WaitForStateChange(state, deadline)) {
                 return make_error(Errc::internal, "timed out connecting to " + target);

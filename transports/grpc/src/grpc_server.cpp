@@ -32,6 +32,7 @@
 #include "codec.hpp"
 #include "connection_limit.hpp"
 #include "push_stream.hpp"
+#include "tls_files.hpp"
 #include "token_table.hpp"
 #include "worker_thread.hpp"
 
@@ -642,6 +643,14 @@ class GrpcServer final : public ServerTransport {
         std::call_once(reflection_once,
                        [] { grpc::reflection::InitProtoReflectionServerBuilderPlugin(); });
 
+        std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+        if (wants_tls(config_)) {
+            try {
+                credentials = make_server_tls_credentials(config_);
+            } catch (const std::exception& e) {
+                throw std::runtime_error(std::string("grpc transport: ") + e.what());
+            }
+        }
         rpc_ = std::make_unique<ChatRpc>(*state_);
         const std::string host =
             config_.listen.find(':') != std::string::npos && config_.listen.front() != '['
@@ -650,14 +659,20 @@ class GrpcServer final : public ServerTransport {
         const std::string address = host + ":" + std::to_string(config_.port);
         int selected = 0;
         grpc::ServerBuilder builder;
-        builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected);
+        builder.AddListeningPort(address, credentials, &selected);
+        if (wants_tls(config_) && config_.tls_handshake_timeout.count() > 0) {
+            builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                                       static_cast<int>(config_.tls_handshake_timeout.count()));
+        }
         builder.RegisterService(rpc_.get());
         builder.SetMaxReceiveMessageSize(static_cast<int>(state_->service.limits().max_frame));
         server_ = builder.BuildAndStart();
         if (!server_ || selected <= 0) {
             server_.reset();
             rpc_.reset();
-            throw std::runtime_error("grpc transport cannot listen on " + address);
+            throw std::runtime_error(
+                "grpc transport cannot listen on " + address +
+                (wants_tls(config_) ? " (or the TLS certificate and key are not usable)" : ""));
         }
         port_.store(static_cast<std::uint16_t>(selected));
         expiry_ = std::thread([this] { expire_loop(); });

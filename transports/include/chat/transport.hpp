@@ -27,6 +27,13 @@ struct ServerConfig {
     std::string listen = "127.0.0.1";
     std::uint16_t port = 0;  // 0 = ephemeral (tests); see local_port()
     unsigned threads = 0;    // I/O threads; 0 = hardware threads
+    // TLS: PEM files of the certificate chain (leaf first) and its private key. Both empty:
+    // plain TCP. Both set: every connection of this transport is TLS. One without the other is
+    // a configuration error (start() throws).
+    std::string tls_cert_file{};
+    std::string tls_key_file{};
+    // A TLS connection that has not completed its handshake by then is closed.
+    std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 // Thread use: start() and stop() from one controlling thread; local_port() from any thread
@@ -50,6 +57,12 @@ struct ClientConfig {
     // When true, every pushed message is acked after on_message returns (and pushes seen before
     // are not handed over twice). Tests of raw delivery turn it off.
     bool auto_ack = true;
+    // TLS: when true the connection is TLS and the server certificate is verified, against the
+    // PEM CA certificates in tls_ca_file or, when that is empty, the system's trusted CAs. The
+    // certificate must name tls_server_name, or `host` when that is empty (also sent as SNI).
+    bool tls = false;
+    std::string tls_ca_file{};
+    std::string tls_server_name{};
 };
 
 // Thread use: the request methods may be called from any thread (calls are serialised per

@@ -2,6 +2,10 @@
 #include "codec.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "chat/validation.hpp"
@@ -85,12 +89,133 @@ std::string error_frame(const json::value& id, const Error& error) {
     return to_frame(out);
 }
 
+namespace {
+
+template <class Integer>
+void append_integer(std::string& out, Integer value) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+    (void)ec;  // 24 bytes always hold a 64-bit integer
+    out.append(digits, end);
+}
+
+// Which bytes a JSON string must escape (as Boost.JSON's serializer does): '"', '\\' and the
+// control characters; everything else, UTF-8 included, goes out as it is.
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+    std::array<bool, 256> table{};
+    for (int c = 0; c < 0x20; ++c) table[static_cast<std::size_t>(c)] = true;
+    table['"'] = true;
+    table['\\'] = true;
+    return table;
+}();
+
+// True when any of the eight bytes at `p` needs escaping (bit tricks: a byte below 0x20, or equal
+// to '"' or '\\'). No false negatives; a hit is then looked at byte by byte.
+bool word_needs_escape(const char* p) noexcept {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, sizeof w);
+    const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+    const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+    return (below_space | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) != 0;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.push_back('"');
+    std::size_t run = 0;  // start of the bytes not yet copied
+    std::size_t i = 0;
+    while (i < text.size()) {
+        if (i + 8 <= text.size() && !word_needs_escape(text.data() + i)) {
+            i += 8;  // the common case: eight plain bytes at a time
+            continue;
+        }
+        const auto c = static_cast<unsigned char>(text[i++]);
+        if (!kNeedsEscape[c]) continue;
+        out.append(text.data() + run, i - 1 - run);
+        run = i;
+        out.push_back('\\');
+        switch (c) {
+            case '"':
+                out.push_back('"');
+                break;
+            case '\\':
+                out.push_back('\\');
+                break;
+            case '\b':
+                out.push_back('b');
+                break;
+            case '\f':
+                out.push_back('f');
+                break;
+            case '\n':
+                out.push_back('n');
+                break;
+            case '\r':
+                out.push_back('r');
+                break;
+            case '\t':
+                out.push_back('t');
+                break;
+            default:
+                out.append("u00");
+                out.push_back(kHex[c >> 4]);
+                out.push_back(kHex[c & 0xf]);
+        }
+    }
+    out.append(text.data() + run, text.size() - run);
+    out.push_back('"');
+}
+
+void append_message(std::string& out, const Message& message) {
+    out.append("{\"id\":");
+    append_integer(out, message.id);
+    out.append(",\"from\":");
+    append_json_string(out, message.from);
+    out.append(",\"to\":");
+    append_json_string(out, message.to);
+    out.append(",\"body\":");
+    append_json_string(out, message.body);
+    out.append(",\"sent_at\":");
+    append_integer(out, message.sent_at);
+    out.push_back('}');
+}
+
+void append_message_event_frame(std::string& out, const Message& message) {
+    out.append("{\"event\":\"message\",\"message\":");
+    append_message(out, message);
+    out.append("}\n");
+}
+
+void append_reply_frame(std::string& out, std::string_view id_json, std::string_view fields_json) {
+    out.append("{\"id\":");
+    out.append(id_json);
+    out.append(",\"ok\":true");
+    if (!fields_json.empty()) {
+        out.push_back(',');
+        out.append(fields_json);
+    }
+    out.append("}\n");
+}
+
+void append_error_frame(std::string& out, std::string_view id_json, const Error& error) {
+    out.append("{\"id\":");
+    out.append(id_json);
+    out.append(",\"ok\":false,\"error\":{\"code\":");
+    append_json_string(out, to_string(error.code));
+    out.append(",\"message\":");
+    append_json_string(out, error.message);
+    out.append("}}\n");
+}
+
 std::string message_event_frame(const Message& message) {
-    json::object out;
-    out.reserve(2);
-    out.emplace("event", "message");
-    out.emplace("message", encode_message(message));
-    return to_frame(out);
+    std::string out;
+    out.reserve(96 + message.from.size() + message.to.size() + message.body.size());
+    append_message_event_frame(out, message);
+    return out;
 }
 
 std::string logged_out_event_frame(LogoutReason reason) {

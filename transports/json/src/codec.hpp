@@ -38,6 +38,15 @@ std::string error_frame(const json::value& id, const Error& error);
 
 // {"event":"message","message":{...}}  /  {"event":"logged_out","reason":"..."}
 std::string message_event_frame(const Message& message);
+// The hot paths write straight into an output buffer instead of building a json::object first
+// (same bytes as serializing one): a JSON string literal, a message object, a push frame.
+void append_json_string(std::string& out, std::string_view text);
+void append_message(std::string& out, const Message& message);
+void append_message_event_frame(std::string& out, const Message& message);
+// {"id":<id_json>,"ok":true<,fields_json>}\n, where `fields_json` is `"key":value,...` or empty.
+void append_reply_frame(std::string& out, std::string_view id_json, std::string_view fields_json);
+// {"id":<id_json>,"ok":false,"error":{"code":"...","message":"..."}}\n
+void append_error_frame(std::string& out, std::string_view id_json, const Error& error);
 std::string logged_out_event_frame(LogoutReason reason);
 std::optional<LogoutReason> logout_reason_from_string(std::string_view text);
 

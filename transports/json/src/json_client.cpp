@@ -1,4 +1,5 @@
-// JsonClient: the client half of the JSON Lines transport, over one TCP connection.
+// JsonClient: the client half of the JSON Lines transport, over one TCP connection (TLS when
+// ClientConfig::tls asks for it: same frames, through OpenSSL).
 //
 // Two threads per client: the I/O thread owns the socket (reads frames, completes pending
 // requests, writes queued frames in one gather), and the callback thread runs the
@@ -16,6 +17,7 @@
 #include "chat/push_dedup.hpp"
 #include "codec.hpp"
 #include "line_framer.hpp"
+#include "tls_context.hpp"
 
 namespace chat::json_transport {
 
@@ -124,6 +126,14 @@ class JsonClient final : public Client {
         }
         socket_.set_option(tcp::no_delay(true), ec);
         ioc_.restart();
+        if (config_.tls) {
+            auto secured = start_tls();
+            ioc_.restart();
+            if (!secured.ok()) {
+                socket_.close(ec);
+                return secured.error();
+            }
+        }
         connected_ = true;
         {
             std::lock_guard pending_lock(pending_mutex_);
@@ -270,6 +280,39 @@ class JsonClient final : public Client {
    private:
     std::string address() const { return config_.host + ":" + std::to_string(config_.port); }
 
+    // Connect time, before the I/O thread exists: the TLS handshake over the connected socket,
+    // verifying the server's certificate and name.
+    Result<void> start_tls() {
+        try {
+            tls_context_ = make_client_tls_context(config_);
+        } catch (const std::exception& e) {
+            return make_error(Errc::internal, e.what());
+        }
+        tls_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, *tls_context_);
+        const std::string& name =
+            config_.tls_server_name.empty() ? config_.host : config_.tls_server_name;
+        if (!expect_server_name(tls_->native_handle(), name)) {
+            return make_error(Errc::internal, "cannot check a TLS certificate for '" + name + "'");
+        }
+        std::optional<boost::system::error_code> result;
+        tls_->async_handshake(ssl::stream_base::client,
+                              [&result](boost::system::error_code ec) { result = ec; });
+        ioc_.run_for(config_.timeout);
+        if (!result) {
+            boost::system::error_code ignored;
+            socket_.close(ignored);
+            ioc_.restart();
+            ioc_.run();  // lets the cancelled handshake finish
+            return make_error(Errc::internal, "timeout in the TLS handshake with " + address());
+        }
+        if (*result) {
+            return make_error(Errc::internal,
+                              "TLS handshake with " + address() +
+                                  " failed: " + handshake_failure(tls_->native_handle(), *result));
+        }
+        return {};
+    }
+
     static json::object request(std::string_view op, json::object fields) {
         json::object out;
         out.reserve(fields.size() + 2);
@@ -375,26 +418,34 @@ class JsonClient final : public Client {
         writing_.swap(outbound_);
         outbound_.clear();
         write_in_flight_ = true;
-        asio::async_write(socket_, asio::buffer(writing_),
-                          [this](boost::system::error_code ec, std::size_t) {
-                              write_in_flight_ = false;
-                              writing_.clear();
-                              if (ec) return;  // the reader sees the broken connection too
-                              if (!outbound_.empty()) start_write();
-                          });
+        auto on_done = [this](boost::system::error_code ec, std::size_t) {
+            write_in_flight_ = false;
+            writing_.clear();
+            if (ec) return;  // the reader sees the broken connection too
+            if (!outbound_.empty()) start_write();
+        };
+        if (tls_) {
+            asio::async_write(*tls_, asio::buffer(writing_), std::move(on_done));
+        } else {
+            asio::async_write(socket_, asio::buffer(writing_), std::move(on_done));
+        }
     }
 
     void read() {
-        socket_.async_read_some(
-            asio::buffer(read_buffer_), [this](boost::system::error_code ec, std::size_t n) {
-                if (ec) return on_broken(ec);
-                auto status = framer_.feed(std::string_view(read_buffer_.data(), n),
-                                           [this](std::string_view frame) { on_frame(frame); });
-                if (status != LineFramer::Status::ok) {
-                    return on_broken(asio::error::message_size);
-                }
-                read();
-            });
+        auto on_read = [this](boost::system::error_code ec, std::size_t n) {
+            if (ec) return on_broken(ec);
+            auto status = framer_.feed(std::string_view(read_buffer_.data(), n),
+                                       [this](std::string_view frame) { on_frame(frame); });
+            if (status != LineFramer::Status::ok) {
+                return on_broken(asio::error::message_size);
+            }
+            read();
+        };
+        if (tls_) {
+            tls_->async_read_some(asio::buffer(read_buffer_), std::move(on_read));
+        } else {
+            socket_.async_read_some(asio::buffer(read_buffer_), std::move(on_read));
+        }
     }
 
     void on_broken(const boost::system::error_code& ec) {
@@ -503,6 +554,9 @@ class JsonClient final : public Client {
     const ClientConfig config_;
     asio::io_context ioc_;
     tcp::socket socket_;
+    // TLS only (ClientConfig::tls): the context and the stream over socket_, made by connect().
+    std::unique_ptr<ssl::context> tls_context_;
+    std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     std::thread io_thread_;
     std::thread callback_thread_;

@@ -1,5 +1,6 @@
 // JsonServer: the server half of the JSON Lines transport. Accepts connections on one acceptor,
 // runs the io_context on N threads and hands each socket to a Connection on its own strand.
+// With a certificate and key configured, every connection speaks TLS (one shared ssl::context).
 #include <boost/asio.hpp>
 #include <stdexcept>
 #include <thread>
@@ -31,6 +32,12 @@ class JsonServer final : public ServerTransport {
 
     void start() override {
         if (started_) throw std::logic_error("json transport started twice");
+        try {
+            core_->tls = make_server_tls_context(config_);
+        } catch (const std::exception& e) {
+            throw std::runtime_error(std::string("json transport: ") + e.what());
+        }
+        core_->tls_handshake_timeout = config_.tls_handshake_timeout;
         boost::system::error_code ec;
         auto address = asio::ip::make_address(config_.listen, ec);
         if (ec)

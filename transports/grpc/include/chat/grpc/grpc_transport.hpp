@@ -1,5 +1,6 @@
 // The gRPC transport: chat.v1.Chat (proto/chat/v1/chat.proto) served over the gRPC callback API
-// on top of a ChatService, and a chat::Client speaking it. This header has no gRPC includes, so
+// on top of a ChatService, and a chat::Client speaking it; plaintext, or TLS with gRPC's SSL
+// credentials when ServerConfig / ClientConfig name TLS files. This header has no gRPC includes, so
 // programs pick the transport through the registry without compiling against gRPC.
 // Thread use: the factories may be called from any thread; see chat/transport.hpp for the
 // objects they return.

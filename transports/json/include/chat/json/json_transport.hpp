@@ -1,6 +1,7 @@
 // The JSON Lines transport (PROTOCOL.md "JSON transport"): one JSON object per line over TCP,
-// default port 7400. This header is all an application needs: factories for the server and the
-// client half, and the hook that adds "json" to a TransportRegistry.
+// default port 7400, optionally inside TLS (ServerConfig::tls_cert_file / ClientConfig::tls).
+// This header is all an application needs: factories for the server and the client half, and
+// the hook that adds "json" to a TransportRegistry.
 // Thread use: the functions are thread-safe; see chat/transport.hpp for the objects they make.
 #pragma once
 
