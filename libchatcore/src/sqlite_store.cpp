@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,6 +69,9 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 constexpr std::size_t kListChunk = 256;
 
 constexpr int kBusyTimeoutMs = 5000;
+
+// Accounts remembered by find_account; beyond this many the cache starts afresh.
+constexpr std::size_t kAccountCacheLimit = 65536;
 
 const char* const kStorageFailure = "storage failure";
 
@@ -185,6 +189,12 @@ struct SqliteStore::Impl {
     Statement insert_account_, find_account_, delete_account_, delete_queue_;
     Statement insert_message_, read_sequence_, write_sequence_;
     Statement fetch_, count_, ack_one_, ack_up_to_, list_;
+
+    // Accounts by lower-cased name, as find_account last read them. Every send looks its
+    // recipient up, and a read transaction of its own costs more than the rest of the send.
+    // Exact because this connection is the database's only writer (see fetch): a created
+    // account is read on first use, a deleted one is dropped here when its delete commits.
+    std::unordered_map<std::string, AccountRecord> account_cache_;
 
     // Append queue, guarded by `queue_mutex_`. `accepted_`/`completed_` count appends so `flush`
     // waits only for what was accepted before it was called, even under a steady stream.
@@ -446,15 +456,22 @@ Result<AccountRecord> SqliteStore::create_account(std::string_view name,
 }
 
 Result<std::optional<AccountRecord>> SqliteStore::find_account(std::string_view name_lower) {
-    std::lock_guard lock(impl_->db_mutex_);
-    Use use(impl_->find_account_);
+    auto& d = *impl_;
+    std::lock_guard lock(d.db_mutex_);
+    const std::string key(name_lower);
+    if (auto it = d.account_cache_.find(key); it != d.account_cache_.end()) {
+        return std::optional<AccountRecord>{it->second};
+    }
+    Use use(d.find_account_);
     use.bind(1, name_lower);
     const int rc = use.step();
     if (rc == SQLITE_DONE) return std::optional<AccountRecord>{};
-    if (rc != SQLITE_ROW) return impl_->failure("find account");
-    return std::optional<AccountRecord>{AccountRecord{sqlite3_column_int64(use.get(), 0),
-                                                      std::string(column_text(use.get(), 1)),
-                                                      std::string(column_text(use.get(), 2))}};
+    if (rc != SQLITE_ROW) return d.failure("find account");
+    AccountRecord record{sqlite3_column_int64(use.get(), 0), std::string(column_text(use.get(), 1)),
+                         std::string(column_text(use.get(), 2))};
+    if (d.account_cache_.size() >= kAccountCacheLimit) d.account_cache_.clear();
+    d.account_cache_.emplace(key, record);
+    return std::optional<AccountRecord>{std::move(record)};
 }
 
 Result<bool> SqliteStore::delete_account(AccountId id) {
@@ -480,6 +497,7 @@ Result<bool> SqliteStore::delete_account(AccountId id) {
         existed = sqlite3_changes(d.db_) > 0;
     }
     if (!d.run(d.commit_)) return abort("commit delete account");
+    std::erase_if(d.account_cache_, [id](const auto& entry) { return entry.second.id == id; });
     return existed;
 }
 

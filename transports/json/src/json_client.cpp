@@ -6,12 +6,14 @@
 // application's handlers in arrival order. Keeping them apart lets a handler make blocking
 // calls on the same client: the I/O thread goes on reading their replies meanwhile.
 #include <boost/asio.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "chat/json/json_transport.hpp"
 #include "chat/push_dedup.hpp"
@@ -47,17 +49,34 @@ class CallbackQueue final {
         ready_.notify_one();
     }
 
+    // Queues several tasks at once, in order, with one wake-up (empties `tasks`).
+    void push_all(std::vector<std::function<void()>>& tasks) {
+        if (tasks.empty()) return;
+        {
+            std::lock_guard lock(mutex_);
+            if (!stopping_) {
+                for (auto& task : tasks) tasks_.push_back(std::move(task));
+            }
+        }
+        tasks.clear();
+        ready_.notify_one();
+    }
+
     // Runs tasks until stop(); `on_idle` runs whenever the queue has just become empty.
     void run(const std::function<void()>& on_idle) {
         std::unique_lock lock(mutex_);
+        std::deque<std::function<void()>> batch;
         while (true) {
             ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
             if (tasks_.empty()) return;  // stopping and drained
-            auto task = std::move(tasks_.front());
-            tasks_.pop_front();
+            // Everything queued so far, taken under one lock.
+            batch.swap(tasks_);
             lock.unlock();
-            task();
-            task = nullptr;
+            for (auto& task : batch) {
+                task();
+                task = nullptr;
+            }
+            batch.clear();
             lock.lock();
             if (tasks_.empty() && !stopping_) {
                 lock.unlock();
@@ -209,14 +228,20 @@ class JsonClient final : public Client {
 
     void send_async(std::string_view to, std::string_view body,
                     std::function<void(Result<Message>)> done) override {
-        auto queue = callbacks_;
-        submit(request("send", {{"to", to}, {"body", body}}),
-               [queue, done = std::move(done)](Result<json::object> reply) mutable {
-                   if (!done) return;
-                   queue->push([done = std::move(done), reply = std::move(reply)]() mutable {
-                       done(decode_sent(std::move(reply)));
-                   });
-               });
+        // The pipelined hot path: the frame is written straight out, no json::object first.
+        std::string frame;
+        frame.reserve(48 + to.size() + body.size());
+        frame.append("{\"op\":\"send\",\"to\":");
+        append_json_string(frame, to);
+        frame.append(",\"body\":");
+        append_json_string(frame, body);
+        submit_encoded(
+            std::move(frame), [this, done = std::move(done)](Result<json::object> reply) mutable {
+                if (!done) return;
+                queue_callback([done = std::move(done), reply = std::move(reply)]() mutable {
+                    done(decode_sent(std::move(reply)));
+                });
+            });
     }
 
     Result<FetchResult> fetch(std::uint64_t max) override {
@@ -351,7 +376,17 @@ class JsonClient final : public Client {
     // Queues `request` with a fresh id; `on_reply` runs on the I/O thread (or at once when the
     // connection is gone). Returns the id, or 0 when not connected.
     std::uint64_t submit(json::object request, ReplyHandler on_reply) {
+        std::string frame = json::serialize(request);
+        frame.pop_back();  // the closing brace: submit_encoded adds the id and closes it
+        return submit_encoded(std::move(frame), std::move(on_reply));
+    }
+
+    // `open_frame` is a request object without its closing brace (`{"op":"send",...`): the id
+    // is added, the frame closed and queued for the I/O thread. Frames queued while a flush is
+    // pending leave with it, in one write.
+    std::uint64_t submit_encoded(std::string open_frame, ReplyHandler on_reply) {
         std::uint64_t id = 0;
+        bool post_flush = false;
         // Why the connection is gone, when the server said so (e.g. server_busy) before we asked.
         std::optional<Error> refused;
         {
@@ -359,6 +394,15 @@ class JsonClient final : public Client {
             if (accepting_) {
                 id = next_id_++;
                 pending_.emplace(id, std::move(on_reply));
+                outbox_.append(open_frame);
+                outbox_.append(open_frame.size() > 1 ? ",\"id\":" : "\"id\":");
+                char digits[24];
+                auto [end, ec] = std::to_chars(digits, digits + sizeof digits, id);
+                (void)ec;
+                outbox_.append(digits, end);
+                outbox_.append("}\n");
+                post_flush = !flush_posted_;
+                flush_posted_ = true;
             } else {
                 refused = closing_error_;
             }
@@ -369,10 +413,18 @@ class JsonClient final : public Client {
             }
             return 0;
         }
-        request.emplace("id", id);
-        std::string frame = to_frame(request);
-        asio::post(ioc_, [this, frame = std::move(frame)] { write(frame); });
+        if (post_flush) asio::post(ioc_, [this] { flush_outbox(); });
         return id;
+    }
+
+    // Hands a completion to the callback thread. Inside a read on the I/O thread, completions
+    // are gathered and handed over together when the read is done (one wake-up per read).
+    void queue_callback(std::function<void()> task) {
+        if (in_read_ && ioc_.get_executor().running_in_this_thread()) {
+            staged_.push_back(std::move(task));
+        } else {
+            callbacks_->push(std::move(task));
+        }
     }
 
     Result<json::object> call(json::object request) {
@@ -408,10 +460,19 @@ class JsonClient final : public Client {
 
     // --- I/O thread ---
 
-    void write(std::string_view frame) {
+    void flush_outbox() {
+        {
+            std::lock_guard lock(pending_mutex_);
+            flush_posted_ = false;
+            if (outbound_.empty()) {
+                outbound_.swap(outbox_);
+            } else {
+                outbound_.append(outbox_);
+                outbox_.clear();
+            }
+        }
         if (!socket_.is_open()) return;
-        outbound_.append(frame);
-        if (!write_in_flight_) start_write();
+        if (!write_in_flight_ && !outbound_.empty()) start_write();
     }
 
     void start_write() {
@@ -434,8 +495,11 @@ class JsonClient final : public Client {
     void read() {
         auto on_read = [this](boost::system::error_code ec, std::size_t n) {
             if (ec) return on_broken(ec);
+            in_read_ = true;
             auto status = framer_.feed(std::string_view(read_buffer_.data(), n),
                                        [this](std::string_view frame) { on_frame(frame); });
+            in_read_ = false;
+            callbacks_->push_all(staged_);
             if (status != LineFramer::Status::ok) {
                 return on_broken(asio::error::message_size);
             }
@@ -516,14 +580,14 @@ class JsonClient final : public Client {
             const auto* value = object.if_contains("message");
             auto message = value != nullptr ? decode_message(*value) : std::nullopt;
             if (!message) return;
-            callbacks_->push([this, message = std::move(*message)] { hand_over(message); });
+            queue_callback([this, message = std::move(*message)] { hand_over(message); });
         } else if (event == "logged_out") {
             const auto* reason_value = object.if_contains("reason");
             std::optional<LogoutReason> reason;
             if (reason_value != nullptr && reason_value->is_string()) {
                 reason = logout_reason_from_string(reason_value->get_string());
             }
-            callbacks_->push([this, reason = reason.value_or(LogoutReason::account_deleted)] {
+            queue_callback([this, reason = reason.value_or(LogoutReason::account_deleted)] {
                 if (logged_out_handler_) logged_out_handler_(reason);
             });
         }
@@ -571,6 +635,8 @@ class JsonClient final : public Client {
     std::map<std::uint64_t, ReplyHandler> pending_;  // by id: oldest first
     std::uint64_t next_id_ = 1;
     bool accepting_ = false;  // connected and not broken or closed
+    std::string outbox_;      // frames submitted, not yet taken by the I/O thread
+    bool flush_posted_ = false;
 
     // I/O thread only.
     std::array<char, 64 * 1024> read_buffer_{};
@@ -579,7 +645,9 @@ class JsonClient final : public Client {
     std::string outbound_;
     std::string writing_;
     bool write_in_flight_ = false;
-    std::optional<Error> closing_error_;  // guarded by pending_mutex_
+    bool in_read_ = false;                       // frames of one read are being handled
+    std::vector<std::function<void()>> staged_;  // their completions, handed over together
+    std::optional<Error> closing_error_;         // guarded by pending_mutex_
 
     // Callback thread only (set before connect()).
     MessageHandler message_handler_;

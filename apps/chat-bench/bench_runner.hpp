@@ -1,0 +1,17 @@
+// The runner: for each transport of a run, brings up the server (or uses the given one), sets up
+// the load, pins the processes, measures the window(s) and tears everything down again.
+// Thread use: run_bench from one thread; it prints progress to stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench_options.hpp"
+
+namespace chat::bench {
+
+// Measures every transport of `options` in turn. `self_path` (argv[0]) helps find chatd.
+// Throws std::runtime_error when a cell cannot run.
+std::vector<CellResult> run_bench(const BenchOptions& options, const std::string& self_path);
+
+}  // namespace chat::bench

@@ -1,0 +1,228 @@
+// ClientLoad: the load through chat::Client, exactly as an application would drive it — the
+// same code for every transport, so they are measured alike (see load.hpp).
+#include <algorithm>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "account_setup.hpp"
+#include "chat/builtin_transports.hpp"
+#include "load.hpp"
+
+namespace chat::bench {
+
+namespace {
+
+constexpr std::chrono::seconds kRequestTimeout{60};
+constexpr std::chrono::seconds kDrainTimeout{30};
+
+// Thread use: see LoadGenerator.
+class ClientLoad final : public LoadGenerator {
+   public:
+    ClientLoad(const BenchOptions& options, LoadTarget target)
+        : options_(options), target_(std::move(target)) {}
+
+    ~ClientLoad() override { close(); }
+
+    void setup() override {
+        const auto* info = builtin_transports().find(target_.transport);
+        if (info == nullptr) {
+            throw std::runtime_error("transport '" + target_.transport + "' is not built in");
+        }
+        ClientConfig config;
+        config.host = target_.endpoint.host;
+        config.port = target_.endpoint.port;
+        config.timeout = kRequestTimeout;
+        config.auto_ack = true;
+
+        // Connected one at a time, so the sockets that appear belong to the client just made.
+        for (unsigned i = 0; i < options_.pairs; ++i) {
+            auto receiver = std::make_unique<Receiver>();
+            receiver->name = target_.name_prefix + "r" + std::to_string(i);
+            receiver->client = info->make_client(config);
+            ReceiverTally* tally = &receiver->tally;
+            receiver->client->on_message(
+                [this, tally](const Message& m) { tally->record(m.body, measuring()); });
+            receiver->client->on_disconnect([this](const Error&) { ++disconnects_; });
+            connect_client(*receiver->client, receiver->fds);
+            receivers_.push_back(std::move(receiver));
+        }
+        for (unsigned i = 0; i < options_.pairs; ++i) {
+            auto sender = std::make_unique<Sender>();
+            sender->name = target_.name_prefix + "s" + std::to_string(i);
+            sender->to = receivers_[i]->name;
+            sender->client = info->make_client(config);
+            sender->client->on_disconnect([this](const Error&) { ++disconnects_; });
+            connect_client(*sender->client, sender->fds);
+            senders_.push_back(std::move(sender));
+        }
+
+        // Password hashing makes account setup slow; overlap it.
+        std::vector<std::pair<Client*, std::string>> accounts;
+        for (auto& r : receivers_) accounts.emplace_back(r->client.get(), r->name);
+        for (auto& s : senders_) accounts.emplace_back(s->client.get(), s->name);
+        run_parallel(accounts.size(), [&](std::size_t index) {
+            auto& [client, name] = accounts[index];
+            auto created = client->create_account(name, kBenchPassword);
+            if (!created) {
+                throw std::runtime_error("create_account " + name + ": " + created.error().message);
+            }
+            auto login = client->login(name, kBenchPassword);
+            if (!login) throw std::runtime_error("login " + name + ": " + login.error().message);
+        });
+    }
+
+    void start() override {
+        running_ = true;
+        if (options_.rate > 0) {
+            pacer_ = std::thread([this] { pace(); });
+            return;
+        }
+        for (auto& sender : senders_) {
+            for (unsigned k = 0; k < options_.window; ++k) issue(*sender, now_nanos());
+        }
+    }
+
+    void stop() override {
+        running_ = false;
+        if (pacer_.joinable()) pacer_.join();
+        const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+        auto in_flight = [this] {
+            int total = 0;
+            for (auto& s : senders_) total += s->inflight.load();
+            return total;
+        };
+        // Completions arrive on the clients' threads; there is no event to wait on here without
+        // slowing every send down, so look every millisecond (bounded).
+        while (in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        while (delivered_total() < sent_ok_total_.load() &&
+               std::chrono::steady_clock::now() < deadline && disconnects_.load() == 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+
+    void close() override {
+        running_ = false;
+        if (pacer_.joinable()) pacer_.join();
+        // Closing waits for each client's threads; do it side by side.
+        run_parallel(senders_.size(), [this](std::size_t i) { senders_[i]->client->close(); });
+        run_parallel(receivers_.size(), [this](std::size_t i) { receivers_[i]->client->close(); });
+        senders_.clear();
+        receivers_.clear();
+    }
+
+    LoadCounters counters() override {
+        LoadCounters c;
+        c.delivered_total = delivered_total();
+        c.sent_ok_total = sent_ok_total_.load();
+        c.sends_ok_window = sends_ok_window_.load();
+        c.send_errors = send_errors_.load() + disconnects_.load();
+        c.skipped = skipped_.load();
+        for (auto& s : senders_) c.senders += wire_bytes(s->fds);
+        for (auto& r : receivers_) c.receivers += wire_bytes(r->fds);
+        return c;
+    }
+
+    void begin_window() override {
+        sends_ok_window_ = 0;
+        for (auto& r : receivers_) r->tally.begin_window();
+    }
+
+    std::uint64_t end_window(LatencyHistogram& latencies) override {
+        std::uint64_t delivered = 0;
+        for (auto& r : receivers_) delivered += r->tally.end_window(latencies);
+        return delivered;
+    }
+
+   private:
+    struct Sender {
+        std::string name;
+        std::string to;
+        std::unique_ptr<Client> client;
+        std::vector<int> fds;
+        std::atomic<int> inflight{0};
+    };
+    struct Receiver {
+        std::string name;
+        std::unique_ptr<Client> client;
+        std::vector<int> fds;
+        ReceiverTally tally;
+    };
+
+    void connect_client(Client& client, std::vector<int>& fds) {
+        const auto before = open_sockets();
+        if (auto connected = client.connect(); !connected) {
+            throw std::runtime_error(
+                "cannot connect to " + target_.transport + " at " + target_.endpoint.host + ":" +
+                std::to_string(target_.endpoint.port) + ": " + connected.error().message);
+        }
+        fds = new_server_sockets(before, open_sockets(), target_.endpoint.port);
+    }
+
+    std::uint64_t delivered_total() const {
+        std::uint64_t total = 0;
+        for (const auto& r : receivers_) total += r->tally.total();
+        return total;
+    }
+
+    // Runs on the caller's thread or, from a completion, on the sender's client thread.
+    void issue(Sender& sender, std::uint64_t stamp) {
+        std::string body;
+        make_body(stamp, options_.size, body);
+        sender.inflight.fetch_add(1);
+        sender.client->send_async(sender.to, body, [this, &sender](Result<Message> result) {
+            if (result.ok()) {
+                sent_ok_total_.fetch_add(1, std::memory_order_relaxed);
+                if (measuring()) sends_ok_window_.fetch_add(1, std::memory_order_relaxed);
+            } else {
+                send_errors_.fetch_add(1, std::memory_order_relaxed);
+            }
+            // Issue the next one before counting this one out, so the count never touches zero
+            // while the loop goes on.
+            if (result.ok() && options_.rate <= 0 && running_.load()) issue(sender, now_nanos());
+            sender.inflight.fetch_sub(1);
+        });
+    }
+
+    // Open loop: one send every 1/rate seconds, round robin over the senders, stamped with the
+    // time it was due (so a late send shows as latency rather than hiding it).
+    void pace() {
+        const double interval = 1e9 / options_.rate;
+        const std::uint64_t start = now_nanos();
+        for (std::uint64_t k = 0; running_.load(); ++k) {
+            const auto due = start + static_cast<std::uint64_t>(static_cast<double>(k) * interval);
+            const auto now = now_nanos();
+            if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+            Sender& sender = *senders_[k % senders_.size()];
+            if (sender.inflight.load() >= static_cast<int>(options_.window)) {
+                skipped_.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            issue(sender, due);
+        }
+    }
+
+    const BenchOptions& options_;
+    const LoadTarget target_;
+    std::vector<std::unique_ptr<Receiver>> receivers_;
+    std::vector<std::unique_ptr<Sender>> senders_;
+    std::thread pacer_;
+    std::atomic<bool> running_{false};
+    std::atomic<std::uint64_t> sent_ok_total_{0};
+    std::atomic<std::uint64_t> sends_ok_window_{0};
+    std::atomic<std::uint64_t> send_errors_{0};
+    std::atomic<std::uint64_t> skipped_{0};
+    std::atomic<std::uint64_t> disconnects_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<LoadGenerator> make_client_load(const BenchOptions& options,
+                                                const LoadTarget& target) {
+    return std::make_unique<ClientLoad>(options, target);
+}
+
+}  // namespace chat::bench

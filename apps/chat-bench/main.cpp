@@ -1,0 +1,209 @@
+// chat-bench: the protocol comparison. Measures the transports side by side under the same load
+// (throughput, one-way latency, bytes on the wire, CPU per message, memory per idle client) and
+// prints a table, optionally JSON or CSV for plots. See docs/benchmarks.md.
+// CLI11 is included here and nowhere else (it is slow to compile).
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "bench_options.hpp"
+#include "bench_runner.hpp"
+#include "chat/builtin_transports.hpp"
+#include "load.hpp"
+#include "process_stats.hpp"
+#include "report.hpp"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+bool is_loopback(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// "[NAME=]HOST:PORT" (HOST may be [v6]).
+bool parse_server(const std::string& text, const std::vector<std::string>& transports,
+                  std::map<std::string, chat::bench::Endpoint>& out, std::string& error) {
+    std::string name;
+    std::string address = text;
+    if (auto eq = text.find('='); eq != std::string::npos) {
+        name = text.substr(0, eq);
+        address = text.substr(eq + 1);
+    } else if (transports.size() == 1) {
+        name = transports.front();
+    } else {
+        error = "--server " + text + ": say which transport (json=HOST:PORT or grpc=HOST:PORT)";
+        return false;
+    }
+    const auto colon = address.rfind(':');
+    if (colon == std::string::npos) {
+        error = "--server " + text + ": expected HOST:PORT";
+        return false;
+    }
+    chat::bench::Endpoint endpoint;
+    endpoint.host = address.substr(0, colon);
+    if (endpoint.host.size() > 2 && endpoint.host.front() == '[' && endpoint.host.back() == ']') {
+        endpoint.host = endpoint.host.substr(1, endpoint.host.size() - 2);
+    }
+    try {
+        const unsigned long port = std::stoul(address.substr(colon + 1));
+        if (port == 0 || port > 65535) throw std::out_of_range("port");
+        endpoint.port = static_cast<std::uint16_t>(port);
+    } catch (const std::exception&) {
+        error = "--server " + text + ": bad port";
+        return false;
+    }
+    if (!is_loopback(endpoint.host)) {
+        error = "--server " + text + ": chat-bench measures on loopback only (127.0.0.1, ::1)";
+        return false;
+    }
+    out[name] = endpoint;
+    return true;
+}
+
+// Room for many idle connections: as many descriptors as the hard limit allows (a spawned chatd
+// inherits it).
+void raise_fd_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);
+    CLI::App app{
+        "chat-bench: compares chatd's transports under the same load. P senders each keep W "
+        "sends in flight (or send at an offered --rate) to P receivers; it reports delivered "
+        "messages/s, one-way latency percentiles, bytes on the wire per message, server and "
+        "client CPU per message, and server memory per idle client. Loopback only.",
+        "chat-bench"};
+    chat::bench::BenchOptions o;
+    std::string transport = "both";
+    std::vector<std::string> servers;
+    std::string pin;
+    std::string json_path;
+    std::string csv_path;
+    bool quiet = false;
+    app.option_defaults()->always_capture_default();
+    app.add_option("--transport", transport, "json, grpc or both")
+        ->check(CLI::IsMember({"json", "grpc", "both"}));
+    app.add_flag("--spawn", o.spawn,
+                 "Start chatd (next to chat-bench, or --chatd) on ephemeral loopback ports, rate "
+                 "limit off; stop it at the end");
+    app.add_option("--server", servers,
+                   "A running server: [json=|grpc=]HOST:PORT (repeat for both transports)");
+    app.add_option("--server-pid", o.server_pid,
+                   "Pid of the running server, to report its CPU and memory");
+    app.add_option("--chatd", o.chatd_path, "The chatd binary for --spawn");
+    app.add_option("--store", o.store, "--spawn: the store of chatd")
+        ->check(CLI::IsMember({"memory", "sqlite"}));
+    app.add_option("--server-threads", o.server_threads,
+                   "--spawn: chatd's I/O threads per transport (0: its default)")
+        ->check(CLI::Range(0u, 64u));
+    app.add_option("--client", o.client,
+                   "lib: chat::Client (same code for every transport); lean: raw JSON Lines on one "
+                   "thread (json only), when the library would be the bottleneck")
+        ->check(CLI::IsMember({"lib", "lean"}));
+    app.add_option("--pairs", o.pairs, "Sender/receiver pairs")->check(CLI::Range(1u, 1024u));
+    app.add_option("--window", o.window, "Sends in flight per sender")
+        ->check(CLI::Range(1u, 4096u));
+    app.add_option("--size", o.size, "Message body bytes (it carries the send timestamp)")
+        ->check(CLI::Range(chat::bench::kMinBodySize, std::size_t{16384}));
+    app.add_option("--duration", o.duration, "Measured seconds")->check(CLI::Range(0.1, 600.0));
+    app.add_option("--warmup", o.warmup, "Seconds of load before measuring")
+        ->check(CLI::Range(0.0, 60.0));
+    app.add_option("--rate", o.rate,
+                   "Open loop: total offered messages/s, spread over the senders (0: closed loop)")
+        ->check(CLI::Range(0.0, 10'000'000.0));
+    app.add_option("--idle", o.idle,
+                   "Idle logged-in clients to open; reports server RSS per idle client and runs "
+                   "the load before and with them")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{100000}));
+    app.add_option("--max-messages", o.max_messages, "The measured window ends at this many")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000}));
+    app.add_option("--pin", pin,
+                   "SERVER_CPUS:BENCH_CPUS, e.g. 0:1 — pins every thread of the server (when its "
+                   "pid is known) and of chat-bench for the measured windows");
+    app.add_option("--json", json_path, "Also write the results as JSON to this file");
+    app.add_option("--csv", csv_path, "Also write the results as CSV to this file");
+    app.add_flag("--quiet", quiet, "No progress line on stderr");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return kExitUsage;
+    }
+
+    auto usage = [](const std::string& message) {
+        std::fprintf(stderr, "chat-bench: %s\n", message.c_str());
+        return kExitUsage;
+    };
+    if (transport == "both") {
+        o.transports = {"json", "grpc"};
+    } else {
+        o.transports = {transport};
+    }
+    for (const auto& name : o.transports) {
+        if (chat::builtin_transports().find(name) == nullptr) {
+            return usage("transport '" + name + "' is not built into this chat-bench");
+        }
+    }
+    if (o.spawn == !servers.empty()) return usage("give either --spawn or --server HOST:PORT");
+    for (const auto& text : servers) {
+        std::string error;
+        if (!parse_server(text, o.transports, o.servers, error)) return usage(error);
+    }
+    for (const auto& name : o.transports) {
+        if (!o.spawn && !o.servers.contains(name)) return usage("no --server for " + name);
+    }
+    if (o.client == "lean" && (o.transports.size() != 1 || o.transports[0] != "json")) {
+        return usage("--client=lean speaks only JSON: use --transport=json");
+    }
+    if (!pin.empty()) {
+        const auto colon = pin.find(':');
+        if (colon == std::string::npos) return usage("--pin expects SERVER_CPUS:BENCH_CPUS");
+        o.server_cpus = chat::bench::parse_cpu_list(pin.substr(0, colon));
+        o.bench_cpus = chat::bench::parse_cpu_list(pin.substr(colon + 1));
+        if (o.server_cpus.empty() || o.bench_cpus.empty()) return usage("--pin: bad CPU list");
+    }
+    o.progress = !quiet;
+    raise_fd_limit();
+
+    try {
+        const auto cells = chat::bench::run_bench(o, argv[0]);
+        chat::bench::print_table(std::cout, o, cells);
+        if (!json_path.empty()) {
+            std::ofstream file(json_path);
+            chat::bench::write_json(file, o, cells);
+            if (!file)
+                return std::fprintf(stderr, "chat-bench: cannot write %s\n", json_path.c_str()),
+                       kExitFailure;
+        }
+        if (!csv_path.empty()) {
+            std::ofstream file(csv_path);
+            chat::bench::write_csv(file, cells);
+            if (!file)
+                return std::fprintf(stderr, "chat-bench: cannot write %s\n", csv_path.c_str()),
+                       kExitFailure;
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "\nchat-bench: %s\n", e.what());
+        return kExitFailure;
+    }
+    return 0;
+}

@@ -1,0 +1,116 @@
+// Process statistics and pinning from /proc (see process_stats.hpp).
+#include "process_stats.hpp"
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace chat::bench {
+
+namespace {
+
+std::uint64_t timeval_micros(const timeval& tv) {
+    return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000u +
+           static_cast<std::uint64_t>(tv.tv_usec);
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> process_cpu_micros(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!in || !std::getline(in, line)) return std::nullopt;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream fields(line.substr(close + 2));
+    std::string field;
+    // After ')' come field 3 (state) onwards; utime and stime are fields 14 and 15.
+    std::uint64_t utime = 0;
+    std::uint64_t stime = 0;
+    for (int index = 3; index <= 15 && fields >> field; ++index) {
+        if (index == 14) utime = std::stoull(field);
+        if (index == 15) stime = std::stoull(field);
+    }
+    static const long ticks = sysconf(_SC_CLK_TCK);
+    return (utime + stime) * 1'000'000u / static_cast<std::uint64_t>(ticks);
+}
+
+std::uint64_t self_cpu_micros() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return timeval_micros(usage.ru_utime) + timeval_micros(usage.ru_stime);
+}
+
+std::optional<std::uint64_t> process_rss_bytes(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    if (!in) return std::nullopt;
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) {
+            std::istringstream fields(line.substr(6));
+            std::uint64_t kib = 0;
+            fields >> kib;
+            return kib * 1024u;
+        }
+    }
+    return std::nullopt;
+}
+
+std::vector<int> parse_cpu_list(const std::string& text) {
+    std::vector<int> cpus;
+    std::istringstream in(text);
+    std::string part;
+    while (std::getline(in, part, ',')) {
+        const auto dash = part.find('-');
+        int first = 0;
+        int last = 0;
+        auto parse = [](std::string_view s, int& out) {
+            auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+            return ec == std::errc() && end == s.data() + s.size() && out >= 0 && out < CPU_SETSIZE;
+        };
+        const std::string_view view(part);
+        if (dash == std::string::npos) {
+            if (!parse(view, first)) return {};
+            last = first;
+        } else if (!parse(view.substr(0, dash), first) || !parse(view.substr(dash + 1), last) ||
+                   last < first) {
+            return {};
+        }
+        for (int cpu = first; cpu <= last; ++cpu) cpus.push_back(cpu);
+    }
+    return cpus;
+}
+
+bool pin_process(pid_t pid, const std::vector<int>& cpus, std::string& error) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : cpus) CPU_SET(cpu, &set);
+    const std::string tasks =
+        "/proc/" + (pid == 0 ? std::string("self") : std::to_string(pid)) + "/task";
+    std::error_code ec;
+    bool any = false;
+    for (const auto& entry : std::filesystem::directory_iterator(tasks, ec)) {
+        const pid_t tid = static_cast<pid_t>(std::stol(entry.path().filename().string()));
+        if (sched_setaffinity(tid, sizeof(set), &set) != 0) {
+            if (errno == ESRCH) continue;  // the thread ended meanwhile
+            error = "sched_setaffinity(" + std::to_string(tid) + "): " + std::strerror(errno);
+            return false;
+        }
+        any = true;
+    }
+    if (ec || !any) {
+        error = "cannot list " + tasks;
+        return false;
+    }
+    return true;
+}
+
+}  // namespace chat::bench
