@@ -25,22 +25,27 @@ int remaining_ms(Clock::time_point deadline) {
 
 }  // namespace
 
-LineSocket::LineSocket(std::uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error("socket failed");
+int connect_loopback(std::uint16_t port, int receive_buffer) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error(std::string("socket failed: ") + std::strerror(errno));
+    if (receive_buffer > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
         std::string why = std::strerror(errno);
-        ::close(fd_);
-        fd_ = -1;
+        ::close(fd);
         throw std::runtime_error("connect failed: " + why);
     }
     int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
 }
+
+LineSocket::LineSocket(std::uint16_t port) : fd_(connect_loopback(port)) {}
 
 LineSocket::~LineSocket() { close(); }
 

@@ -14,6 +14,10 @@ namespace chat::e2e {
 
 namespace json = boost::json;
 
+// A TCP connection to 127.0.0.1:`port` with TCP_NODELAY; `receive_buffer` > 0 sets SO_RCVBUF
+// first (a small one makes a slow reader). Returns the fd; throws std::runtime_error on failure.
+int connect_loopback(std::uint16_t port, int receive_buffer = 0);
+
 class LineSocket {
    public:
     explicit LineSocket(std::uint16_t port);

@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "line_socket.hpp"
+
 namespace chat::hardening {
 
 namespace {
@@ -104,25 +106,8 @@ std::size_t raise_descriptor_limit(std::size_t wanted) {
     return static_cast<std::size_t>(limit.rlim_cur);
 }
 
-RawSocket::RawSocket(std::uint16_t port, int receive_buffer) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error(std::string("socket failed: ") + std::strerror(errno));
-    if (receive_buffer > 0) {
-        setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-    }
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        std::string why = std::strerror(errno);
-        ::close(fd_);
-        fd_ = -1;
-        throw std::runtime_error("connect failed: " + why);
-    }
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
+RawSocket::RawSocket(std::uint16_t port, int receive_buffer)
+    : fd_(e2e::connect_loopback(port, receive_buffer)) {}
 
 RawSocket::~RawSocket() { close(); }
 
