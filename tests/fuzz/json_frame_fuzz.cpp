@@ -148,7 +148,7 @@ bool read_available(int fd, std::string& out) {
 struct Fixture {
     std::optional<chat::MemoryStore> store;
     std::optional<chat::ChatService> service;
-    std::optional<ServerCore> core;
+    std::shared_ptr<ServerCore> core;  // shared: each connection keeps it alive
 
     ServerCore& fresh() {
         service.reset();
@@ -159,7 +159,7 @@ struct Fixture {
             !service->create_account_sync("bob", "pw").ok()) {
             broken("cannot create the fixture accounts");
         }
-        if (!core) core.emplace(*service, service->limits());
+        if (!core) core = std::make_shared<ServerCore>(*service, service->limits());
         core->ioc.restart();  // it stopped when the previous input's connection was gone
         return *core;
     }

@@ -155,7 +155,8 @@ void ConnectionSink::detach() {
 // Connection: start and stop
 
 Connection::Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, bool reject_busy)
-    : core_(core),
+    : keep_core_(core.shared_from_this()),
+      core_(core),
       socket_(std::move(socket)),
       strand_(asio::make_strand(core.ioc)),
       login_timer_(strand_),

@@ -53,7 +53,7 @@ class Connection;
 // callback because the server's stop() waits for in-flight core calls and open connections.
 // Thread use: the mutex guards `connections`, `stopping`, `inflight`; the rest is immutable
 // after construction or atomic.
-struct ServerCore {
+struct ServerCore : std::enable_shared_from_this<ServerCore> {
     ServerCore(ChatService& svc, Limits lim) : service(svc), limits(lim) {}
 
     ChatService& service;
@@ -213,6 +213,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     void log_error(const Error& error) const;
     bool take_token();
 
+    // Declared first, released last: keeps the io_context alive for the socket and timers.
+    std::shared_ptr<ServerCore> keep_core_;
     ServerCore& core_;
     tcp::socket socket_;
     std::unique_ptr<TlsStream> tls_;  // TLS connections only

@@ -23,7 +23,7 @@ class JsonServer final : public ServerTransport {
    public:
     JsonServer(ChatService& service, ServerConfig config)
         : config_(std::move(config)),
-          core_(std::make_unique<ServerCore>(service, service.limits())),
+          core_(std::make_shared<ServerCore>(service, service.limits())),
           acceptor_strand_(asio::make_strand(core_->ioc)),
           acceptor_(acceptor_strand_),
           retry_timer_(acceptor_strand_) {}
@@ -144,7 +144,9 @@ class JsonServer final : public ServerTransport {
     }
 
     const ServerConfig config_;
-    std::unique_ptr<ServerCore> core_;
+    // Shared with every connection: a core thread may drop the last reference to a closed
+    // connection after stop(), and the io_context its socket and timers need must outlive it.
+    std::shared_ptr<ServerCore> core_;
     Strand acceptor_strand_;
     tcp::acceptor acceptor_;
     asio::steady_timer retry_timer_;
