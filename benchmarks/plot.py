@@ -2,8 +2,8 @@
 """Summarises chat-bench runs: medians per cell, a Markdown table, and the plots of
 docs/benchmarks.md (throughput vs pairs, latency vs offered rate) as PNG.
 
-Input: a directory of CSV files written by `chat-bench --csv`, named <cell>.r<rep>.csv
-(scripts/bench writes them). Each file holds one line per transport (and per window).
+Input: a directory of CSV files written by `chat-bench --csv`, named <cell>.r<rep>.csv, in it or
+in its raw/ subdirectory (where scripts/bench writes them). Each file holds one line per transport (and per window).
 Usage: benchmarks/plot.py RESULTS_DIR [--plots DIR]
 Needs /usr/bin/python3 with python3-matplotlib (Debian).
 """
@@ -28,7 +28,9 @@ NUMERIC = [
 def load(results_dir):
     """{(cell, transport, phase): [row, ...]} over every repetition."""
     runs = collections.defaultdict(list)
-    for path in sorted(glob.glob(os.path.join(results_dir, "*.csv"))):
+    paths = glob.glob(os.path.join(results_dir, "*.csv"))
+    paths += glob.glob(os.path.join(results_dir, "raw", "*.csv"))
+    for path in sorted(paths):
         match = re.match(r"(.+)\.r(\d+)\.csv$", os.path.basename(path))
         if not match:
             continue
@@ -123,6 +125,7 @@ def plot(runs, plots_dir):
 
     p50 = series(runs, "rate", "offered_per_s", "p50_us")
     p99 = series(runs, "rate", "offered_per_s", "p99_us")
+    achieved = dict(series(runs, "rate", "offered_per_s", "msgs_per_s"))
     if p50:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for label in sorted(p50):
@@ -131,6 +134,11 @@ def plot(runs, plots_dir):
             if label in p99:
                 ax.plot([p[0] / 1000 for p in p99[label]], [p[1] for p in p99[label]],
                         marker="s", linestyle="--", color=line.get_color(), label=f"{label} p99")
+            # Offered more than it delivered: saturated (the latency is then queueing).
+            for (x, rate), (_, y) in zip(achieved.get(label, []), p50[label]):
+                if rate < 0.95 * x:
+                    ax.plot([x / 1000], [y], marker="x", markersize=12, color="black")
+        ax.plot([], [], marker="x", linestyle="", color="black", label="saturated")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("offered load (thousand messages/s, open loop)")

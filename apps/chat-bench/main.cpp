@@ -187,19 +187,21 @@ int main(int argc, char** argv) {
     try {
         const auto cells = chat::bench::run_bench(o, argv[0]);
         chat::bench::print_table(std::cout, o, cells);
-        if (!json_path.empty()) {
-            std::ofstream file(json_path);
-            chat::bench::write_json(file, o, cells);
-            if (!file)
-                return std::fprintf(stderr, "chat-bench: cannot write %s\n", json_path.c_str()),
-                       kExitFailure;
+        auto write_file = [](const std::string& path, const auto& write) {
+            std::ofstream file(path);
+            write(file);
+            if (file) return true;
+            std::fprintf(stderr, "chat-bench: cannot write %s\n", path.c_str());
+            return false;
+        };
+        if (!json_path.empty() && !write_file(json_path, [&](std::ostream& out) {
+                chat::bench::write_json(out, o, cells);
+            })) {
+            return kExitFailure;
         }
-        if (!csv_path.empty()) {
-            std::ofstream file(csv_path);
-            chat::bench::write_csv(file, cells);
-            if (!file)
-                return std::fprintf(stderr, "chat-bench: cannot write %s\n", csv_path.c_str()),
-                       kExitFailure;
+        if (!csv_path.empty() &&
+            !write_file(csv_path, [&](std::ostream& out) { chat::bench::write_csv(out, cells); })) {
+            return kExitFailure;
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "\nchat-bench: %s\n", e.what());

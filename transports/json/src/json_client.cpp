@@ -419,8 +419,9 @@ class JsonClient final : public Client {
 
     // Hands a completion to the callback thread. Inside a read on the I/O thread, completions
     // are gathered and handed over together when the read is done (one wake-up per read).
+    // `in_read_` belongs to the I/O thread: it is looked at only there.
     void queue_callback(std::function<void()> task) {
-        if (in_read_ && ioc_.get_executor().running_in_this_thread()) {
+        if (ioc_.get_executor().running_in_this_thread() && in_read_) {
             staged_.push_back(std::move(task));
         } else {
             callbacks_->push(std::move(task));
