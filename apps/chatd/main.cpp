@@ -40,6 +40,7 @@ struct Options {
     double rate_limit = chat::Limits{}.rate_limit;
     unsigned threads = 0;
     unsigned hash_threads = chat::ServiceConfig{}.hash_threads;
+    unsigned login_failures = chat::ServiceConfig{}.login_free_failures;
     std::string log_level = "info";
     std::string tls_cert;  // with tls_key: every transport serves TLS
     std::string tls_key;
@@ -103,6 +104,11 @@ void add_flags(CLI::App& app, Options& o) {
                    "Requests per second per connection, burst twice that (0: no limit)")
         ->check(CLI::Range(0.0, 1e9))
         ->envname("CHATD_RATE_LIMIT");
+    app.add_option("--login-failures", o.login_failures,
+                   "Failed logins in a row an account, or a connection, may have before logins "
+                   "are refused for a while (1 s, doubling up to 60 s; 0: no limit)")
+        ->check(CLI::Range(0u, 1000000u))
+        ->envname("CHATD_LOGIN_FAILURES");
     app.add_option("--threads", o.threads, "I/O threads per transport (0: one per CPU)")
         ->check(CLI::Range(0u, 1024u))
         ->envname("CHATD_THREADS");
@@ -192,6 +198,8 @@ int run(const Options& o, sigset_t& stop_signals) {
     config.limits.rate_limit = o.rate_limit;
     config.limits.rate_burst = 2 * o.rate_limit;
     config.hash_threads = o.hash_threads;
+    config.login_free_failures = o.login_failures;
+    config.login_free_failures_per_connection = o.login_failures;
     auto service = std::make_unique<chat::ChatService>(*store, config);
 
     std::vector<std::unique_ptr<chat::ServerTransport>> servers;

@@ -35,6 +35,8 @@ struct ChatService::Impl {
         : store(s),
           config(std::move(c)),
           throttle(config.login_free_failures, config.login_lockout, config.login_lockout_max),
+          origin_throttle(config.login_free_failures_per_connection, config.login_lockout,
+                          config.login_lockout_max),
           pool(config.hash_threads, config.hash_queue_limit) {
         detail::ensure_sodium();
     }
@@ -50,6 +52,7 @@ struct ChatService::Impl {
     SessionId next_session = 1;
 
     detail::LoginThrottle throttle;
+    detail::LoginThrottle origin_throttle;  // per connection (the origin passed to login)
 
     std::once_flag dummy_once;
     std::string dummy_hash;  // verified against for unknown users, so timing does not tell
@@ -161,34 +164,44 @@ void ChatService::create_account(std::string username, std::string password, Don
 }
 
 void ChatService::login(std::string username, std::string password, std::shared_ptr<Sink> sink,
-                        Done<LoginResult> done) {
+                        Done<LoginResult> done, std::string origin) {
     if (!is_valid_username(username) || password.empty()) return done(bad_credentials());
     Impl* impl = impl_.get();
     auto job = [impl, username = std::move(username), password = std::move(password),
-                sink = std::move(sink), done]() mutable {
+                sink = std::move(sink), done, origin = std::move(origin)]() mutable {
+        const auto now = std::chrono::steady_clock::now();
+        auto refuse = [&](std::chrono::steady_clock::duration wait, const char* what) {
+            const auto secs = std::chrono::ceil<std::chrono::seconds>(wait).count();
+            done(make_error(Errc::rate_limited, std::string("too many failed logins ") + what +
+                                                    "; try again in " + std::to_string(secs) +
+                                                    " s"));
+        };
+        if (!origin.empty()) {
+            if (auto wait = impl->origin_throttle.wait_for(origin, now); wait.count() > 0) {
+                return refuse(wait, "on this connection");
+            }
+        }
         // Unknown names are throttled like real ones, so lockouts do not reveal which exist.
         const std::string key = to_lower_ascii(username);
-        const auto now = std::chrono::steady_clock::now();
         if (auto wait = impl->throttle.wait_for(key, now); wait.count() > 0) {
-            const auto secs = std::chrono::ceil<std::chrono::seconds>(wait).count();
-            return done(make_error(Errc::rate_limited,
-                                   "too many failed logins for this account; try again in " +
-                                       std::to_string(secs) + " s"));
+            return refuse(wait, "for this account");
         }
+        auto failed = [&] {
+            impl->throttle.failed(key, now);
+            if (!origin.empty()) impl->origin_throttle.failed(origin, now);
+            done(bad_credentials());
+        };
         auto found = impl->find(username);
         if (!found) return done(found.error());
         if (!found->has_value()) {
             // Spend the same effort as a real check so response time does not reveal names.
             (void)detail::verify_password(impl->dummy(), password);
-            impl->throttle.failed(key, now);
-            return done(bad_credentials());
+            return failed();
         }
         const AccountRecord& account = **found;
-        if (!detail::verify_password(account.password_hash, password)) {
-            impl->throttle.failed(key, now);
-            return done(bad_credentials());
-        }
+        if (!detail::verify_password(account.password_hash, password)) return failed();
         impl->throttle.succeeded(key);
+        if (!origin.empty()) impl->origin_throttle.succeeded(origin);
         auto unread = impl->store.count_queued(account.id);
         if (!unread) return done(unread.error());
         const SessionId sid = impl->open_session(account.id, account.name, std::move(sink));

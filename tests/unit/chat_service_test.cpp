@@ -684,3 +684,68 @@ TEST_CASE("repeated failed logins lock the account name for a while") {
     }
     CHECK(after.ok());
 }
+
+// A login over a named connection (`origin`), waited for.
+Result<LoginResult> login_over(ChatService& svc, std::string name, std::string password,
+                               std::string origin) {
+    std::promise<Result<LoginResult>> promise;
+    auto future = promise.get_future();
+    svc.login(
+        std::move(name), std::move(password), nullptr,
+        [&promise](Result<LoginResult> r) { promise.set_value(std::move(r)); }, std::move(origin));
+    return future.get();
+}
+
+TEST_CASE("repeated failed logins on one connection lock that connection, whatever the names") {
+    MemoryStore store;
+    ServiceConfig config = fast_config();
+    config.login_free_failures = 100;  // the per-account lockout stays out of the way
+    config.login_free_failures_per_connection = 3;
+    config.login_lockout = std::chrono::milliseconds(50);
+    config.login_lockout_max = std::chrono::milliseconds(100);
+    ChatService svc(store, config);
+    REQUIRE(svc.create_account_sync("alice", "right").ok());
+    auto login_from = [&](std::string name, std::string password, std::string origin) {
+        return login_over(svc, std::move(name), std::move(password), std::move(origin));
+    };
+
+    // A success on the connection resets its count.
+    CHECK(login_from("ghost1", "x", "c1").code() == Errc::bad_credentials);
+    CHECK(login_from("ghost2", "x", "c1").code() == Errc::bad_credentials);
+    CHECK(login_from("alice", "right", "c1").ok());
+    // Three failures with three different names: the connection locks, not the names.
+    CHECK(login_from("ghost3", "x", "c1").code() == Errc::bad_credentials);
+    CHECK(login_from("ghost4", "x", "c1").code() == Errc::bad_credentials);
+    CHECK(login_from("alice", "wrong", "c1").code() == Errc::bad_credentials);
+    auto locked = login_from("alice", "right", "c1");
+    REQUIRE_FALSE(locked.ok());
+    CHECK(locked.code() == Errc::rate_limited);
+    CHECK(locked.error().message.find("connection") != std::string::npos);
+
+    // Another connection, and a login without an origin, are not affected.
+    CHECK(login_from("alice", "right", "c2").ok());
+    CHECK(svc.login_sync("alice", "right").ok());
+
+    // The lockout ends by itself (bounded wait: at most 100 ms lockout, polled for 5 s).
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto after = login_from("alice", "right", "c1");
+    while (!after.ok() && after.code() == Errc::rate_limited &&
+           std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        after = login_from("alice", "right", "c1");
+    }
+    CHECK(after.ok());
+}
+
+TEST_CASE("the per-connection login lockout can be turned off") {
+    MemoryStore store;
+    ServiceConfig config = fast_config();
+    config.login_free_failures = 0;
+    config.login_free_failures_per_connection = 0;
+    ChatService svc(store, config);
+    REQUIRE(svc.create_account_sync("alice", "right").ok());
+    for (int i = 0; i < 20; ++i) {
+        REQUIRE(login_over(svc, "alice", "wrong", "c1").code() == Errc::bad_credentials);
+    }
+    CHECK(login_over(svc, "alice", "right", "c1").ok());
+}

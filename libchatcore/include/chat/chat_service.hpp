@@ -47,6 +47,10 @@ struct ServiceConfig {
     unsigned login_free_failures = 5;
     std::chrono::milliseconds login_lockout{1000};
     std::chrono::milliseconds login_lockout_max{60000};
+    // The same per connection: after this many failed logins in a row on one connection (the
+    // `origin` a transport passes to login), logins on it are refused (`rate_limited`) for the
+    // same lockout, whatever name they try; opening a new connection is the way on. 0: off.
+    unsigned login_free_failures_per_connection = 5;
 };
 
 class ChatService final {
@@ -70,9 +74,11 @@ class ChatService final {
 
     // Verifies the password and opens a new session; `sink` (may be null) is attached to it
     // before any message can be pushed. bad_credentials for an unknown/malformed name, an empty
-    // or wrong password.
+    // or wrong password; rate_limited while the name or the origin is locked out after failed
+    // logins (see ServiceConfig). `origin` names the connection the attempt came over, unique
+    // among the connections open at once (e.g. "json#17"); empty: not throttled per connection.
     void login(std::string username, std::string password, std::shared_ptr<Sink> sink,
-               Done<LoginResult> done);
+               Done<LoginResult> done, std::string origin = {});
 
     // Ends the session. not_logged_in for an unknown session.
     Result<void> logout(SessionId session);

@@ -128,6 +128,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     ChatService& service() noexcept { return core_.service; }
     const Limits& limits() const noexcept { return core_.limits; }
     const std::optional<SessionId>& session() const noexcept { return session_; }
+    // Unique among this server's connections (the origin of its logins for throttling).
+    std::uint64_t id() const noexcept { return id_; }
 
     // Answers the request being dispatched, now.
     void reply(Result<json::object> fields);

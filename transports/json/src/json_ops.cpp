@@ -65,7 +65,8 @@ void op_login(Connection& c, const json::object& request) {
                               conn.end_login(r);
                               if (!r.ok()) return r.error();
                               return json::object{{"username", r->username}, {"unread", r->unread}};
-                          }));
+                          }),
+                      "json#" + std::to_string(c.id()));
 }
 
 void op_logout(Connection& c, const json::object&) {
