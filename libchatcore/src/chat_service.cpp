@@ -257,6 +257,14 @@ Result<std::uint64_t> ChatService::ack(SessionId session, std::span<const Messag
     return impl_->store.ack(me->first, ids, up_to);
 }
 
+void ChatService::ack(SessionId session, std::vector<MessageId> ids, std::optional<MessageId> up_to,
+                      Done<std::uint64_t> done) {
+    auto me = impl_->use(session);
+    if (!me) return done(not_logged_in());
+    if (ids.empty() && !up_to) return done(std::uint64_t{0});
+    impl_->store.ack_async(me->first, std::move(ids), up_to, std::move(done));
+}
+
 Result<AccountPage> ChatService::list_accounts(SessionId session, std::string_view pattern,
                                                std::uint64_t limit, std::string_view after) {
     if (!impl_->use(session)) return not_logged_in();

@@ -1,9 +1,10 @@
 // SqliteStore: the durable Store on an embedded SQLite database.
 //
 // One connection, guarded by `db_mutex_` (the connection is opened without SQLite's own mutex).
-// Reads and small writes run on the caller's thread. Appends go through a queue to one writer
-// thread that commits whatever is pending in a single transaction, so a burst of concurrent sends
-// shares one commit; each `done` runs only after its transaction committed.
+// Reads and small writes run on the caller's thread. Appends and asynchronous acks go through a
+// queue to one writer thread that commits whatever is pending in a single transaction, in queue
+// order, so a burst of concurrent sends (and the acks of their receivers) shares one commit; each
+// `done` runs only after its transaction committed.
 //
 // Message ids come from a persisted sequence row (never max(id)), bumped in the same transaction
 // as the inserts, so ids are never reused after acks, deletes or restarts.
@@ -19,6 +20,8 @@
 #include <exception>
 #include <iterator>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -157,9 +160,20 @@ class Use {
 }  // namespace
 
 struct SqliteStore::Impl {
-    struct PendingAppend {
-        NewMessage message;
-        AppendDone done;
+    // One queued write: an append, or (is_ack) an ack.
+    struct PendingWrite {
+        bool is_ack = false;
+        NewMessage message;  // append
+        AppendDone done;     // append
+        AccountId ack_recipient = 0;
+        std::vector<MessageId> ack_ids;
+        std::optional<MessageId> ack_up_to;
+        AckDone ack_done;
+    };
+    // What became of one PendingWrite.
+    struct Outcome {
+        std::optional<Result<Message>> message;
+        std::optional<Result<std::uint64_t>> acked;
     };
 
     explicit Impl(SqliteOptions opts);
@@ -178,7 +192,10 @@ struct SqliteStore::Impl {
 
     // Writer thread.
     void writer_loop();
-    std::vector<Result<Message>> commit_batch(std::vector<PendingAppend>& batch);
+    std::vector<Outcome> commit_batch(std::vector<PendingWrite>& batch);
+    // Inside a transaction, db_mutex_ held: deletes the acked messages; nullopt on failure.
+    std::optional<std::uint64_t> delete_acked(AccountId recipient, std::span<const MessageId> ids,
+                                              std::optional<MessageId> up_to);
 
     SqliteOptions options_;
     Connection connection_;
@@ -196,12 +213,12 @@ struct SqliteStore::Impl {
     // account is read on first use, a deleted one is dropped here when its delete commits.
     std::unordered_map<std::string, AccountRecord> account_cache_;
 
-    // Append queue, guarded by `queue_mutex_`. `accepted_`/`completed_` count appends so `flush`
+    // Write queue, guarded by `queue_mutex_`. `accepted_`/`completed_` count writes so `flush`
     // waits only for what was accepted before it was called, even under a steady stream.
     std::mutex queue_mutex_;
     std::condition_variable work_cv_;
     std::condition_variable flushed_cv_;
-    std::deque<PendingAppend> pending_;
+    std::deque<PendingWrite> pending_;
     std::uint64_t accepted_ = 0;
     std::uint64_t completed_ = 0;
     bool stopping_ = false;
@@ -345,7 +362,7 @@ void SqliteStore::Impl::prepare_statements() {
 }
 
 void SqliteStore::Impl::writer_loop() {
-    std::vector<PendingAppend> batch;
+    std::vector<PendingWrite> batch;
     for (;;) {
         {
             std::unique_lock lock(queue_mutex_);
@@ -356,17 +373,21 @@ void SqliteStore::Impl::writer_loop() {
                 pending_.pop_front();
             }
         }
-        std::vector<Result<Message>> results = commit_batch(batch);
+        std::vector<Outcome> outcomes = commit_batch(batch);
         // Outside both mutexes: a callback may call back into this store (not flush).
         for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (!batch[i].done) continue;
+            PendingWrite& write = batch[i];
             try {
-                batch[i].done(std::move(results[i]));
+                if (write.is_ack) {
+                    if (write.ack_done) write.ack_done(std::move(*outcomes[i].acked));
+                } else if (write.done) {
+                    write.done(std::move(*outcomes[i].message));
+                }
             } catch (const std::exception& e) {
-                log::write(log::Level::error, "store", "append callback threw",
+                log::write(log::Level::error, "store", "store callback threw",
                            log::Fields().add("what", e.what()).str());
             } catch (...) {
-                log::write(log::Level::error, "store", "append callback threw");
+                log::write(log::Level::error, "store", "store callback threw");
             }
         }
         {
@@ -378,12 +399,42 @@ void SqliteStore::Impl::writer_loop() {
     }
 }
 
-std::vector<Result<Message>> SqliteStore::Impl::commit_batch(std::vector<PendingAppend>& batch) {
+std::optional<std::uint64_t> SqliteStore::Impl::delete_acked(AccountId recipient,
+                                                             std::span<const MessageId> ids,
+                                                             std::optional<MessageId> up_to) {
+    // Rows already removed by `up_to` (or a repeated id) delete nothing the second time, so
+    // counting changes per statement counts the union exactly once.
+    std::uint64_t removed = 0;
+    if (up_to) {
+        Use use(ack_up_to_);
+        use.bind(1, recipient).bind(2, static_cast<std::int64_t>(*up_to));
+        if (use.step() != SQLITE_DONE) return std::nullopt;
+        removed += static_cast<std::uint64_t>(sqlite3_changes(db_));
+    }
+    for (MessageId id : ids) {
+        Use use(ack_one_);
+        use.bind(1, recipient).bind(2, static_cast<std::int64_t>(id));
+        if (use.step() != SQLITE_DONE) return std::nullopt;
+        removed += static_cast<std::uint64_t>(sqlite3_changes(db_));
+    }
+    return removed;
+}
+
+std::vector<SqliteStore::Impl::Outcome> SqliteStore::Impl::commit_batch(
+    std::vector<PendingWrite>& batch) {
     std::lock_guard lock(db_mutex_);
     auto fail_all = [&](std::string_view op) {
         Error error = failure(op);
         if (!sqlite3_get_autocommit(db_) && !run(rollback_)) failure("rollback");
-        return std::vector<Result<Message>>(batch.size(), Result<Message>(error));
+        std::vector<Outcome> failed(batch.size());
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].is_ack) {
+                failed[i].acked.emplace(error);
+            } else {
+                failed[i].message.emplace(error);
+            }
+        }
+        return failed;
     };
 
     if (!run(begin_)) return fail_all("begin append batch");
@@ -395,9 +446,16 @@ std::vector<Result<Message>> SqliteStore::Impl::commit_batch(std::vector<Pending
     }
 
     const std::int64_t sent_at = now_ms();
-    std::vector<Result<Message>> results;
-    results.reserve(batch.size());
-    for (auto& pending : batch) {
+    const std::int64_t first_id = next_id;
+    std::vector<Outcome> outcomes(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        PendingWrite& pending = batch[i];
+        if (pending.is_ack) {
+            auto removed = delete_acked(pending.ack_recipient, pending.ack_ids, pending.ack_up_to);
+            if (!removed) return fail_all("ack");
+            outcomes[i].acked.emplace(*removed);
+            continue;
+        }
         const NewMessage& m = pending.message;
         Use use(insert_message_);
         use.bind(1, next_id)
@@ -408,24 +466,24 @@ std::vector<Result<Message>> SqliteStore::Impl::commit_batch(std::vector<Pending
             .bind(6, sent_at);
         const int rc = use.step();
         if (rc == SQLITE_DONE) {
-            results.emplace_back(
+            outcomes[i].message.emplace(
                 Message{static_cast<MessageId>(next_id), m.from, m.to, m.body, sent_at});
             ++next_id;
         } else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
             // The recipient was deleted after the caller looked it up; only this message fails.
-            results.emplace_back(make_error(Errc::no_such_user, "no such user"));
+            outcomes[i].message.emplace(make_error(Errc::no_such_user, "no such user"));
         } else {
             return fail_all("insert message");
         }
     }
 
-    {
+    if (next_id != first_id) {
         Use use(write_sequence_);
         use.bind(1, next_id);
         if (use.step() != SQLITE_DONE) return fail_all("write message sequence");
     }
-    if (!run(commit_)) return fail_all("commit append batch");
-    return results;
+    if (!run(commit_)) return fail_all("commit write batch");
+    return outcomes;
 }
 
 // --- SqliteStore ---
@@ -505,7 +563,27 @@ void SqliteStore::append_message(NewMessage message, AppendDone done) {
     auto& d = *impl_;
     {
         std::lock_guard lock(d.queue_mutex_);
-        d.pending_.push_back({std::move(message), std::move(done)});
+        Impl::PendingWrite write;
+        write.message = std::move(message);
+        write.done = std::move(done);
+        d.pending_.push_back(std::move(write));
+        ++d.accepted_;
+    }
+    d.work_cv_.notify_one();
+}
+
+void SqliteStore::ack_async(AccountId recipient, std::vector<MessageId> ids,
+                            std::optional<MessageId> up_to, AckDone done) {
+    auto& d = *impl_;
+    {
+        std::lock_guard lock(d.queue_mutex_);
+        Impl::PendingWrite write;
+        write.is_ack = true;
+        write.ack_recipient = recipient;
+        write.ack_ids = std::move(ids);
+        write.ack_up_to = up_to;
+        write.ack_done = std::move(done);
+        d.pending_.push_back(std::move(write));
         ++d.accepted_;
     }
     d.work_cv_.notify_one();
@@ -551,23 +629,10 @@ Result<std::uint64_t> SqliteStore::ack(AccountId recipient, std::span<const Mess
         if (!sqlite3_get_autocommit(d.db_) && !d.run(d.rollback_)) d.failure("rollback");
         return error;
     };
-    // Rows already removed by `up_to` (or a repeated id) delete nothing the second time, so
-    // counting changes per statement counts the union exactly once.
-    std::uint64_t removed = 0;
-    if (up_to) {
-        Use use(d.ack_up_to_);
-        use.bind(1, recipient).bind(2, static_cast<std::int64_t>(*up_to));
-        if (use.step() != SQLITE_DONE) return abort("ack up_to");
-        removed += static_cast<std::uint64_t>(sqlite3_changes(d.db_));
-    }
-    for (MessageId id : ids) {
-        Use use(d.ack_one_);
-        use.bind(1, recipient).bind(2, static_cast<std::int64_t>(id));
-        if (use.step() != SQLITE_DONE) return abort("ack id");
-        removed += static_cast<std::uint64_t>(sqlite3_changes(d.db_));
-    }
+    auto removed = d.delete_acked(recipient, ids, up_to);
+    if (!removed) return abort("ack");
     if (!d.run(d.commit_)) return abort("commit ack");
-    return removed;
+    return *removed;
 }
 
 Result<std::uint64_t> SqliteStore::count_queued(AccountId recipient) {

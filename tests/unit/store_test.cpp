@@ -92,6 +92,17 @@ Result<Message> append_sync(Store& store, AccountId recipient, std::string from,
     return future.get();
 }
 
+// ack_async, waited for (its `done` may run on another thread).
+Result<std::uint64_t> ack_async_sync(Store& store, AccountId recipient, std::vector<MessageId> ids,
+                                     std::optional<MessageId> up_to) {
+    auto promise = std::make_shared<std::promise<Result<std::uint64_t>>>();
+    auto future = promise->get_future();
+    store.ack_async(recipient, std::move(ids), up_to,
+                    [promise](Result<std::uint64_t> r) { promise->set_value(std::move(r)); });
+    if (future.wait_for(kWait) != std::future_status::ready) FAIL("ack did not complete in time");
+    return future.get();
+}
+
 AccountId make_account(Store& store, const std::string& name) {
     auto r = store.create_account(name, "hash-of-" + name);
     REQUIRE(r.ok());
@@ -285,6 +296,36 @@ TEMPLATE_TEST_CASE("store ack by ids and up_to counts only removed messages", "[
         CHECK(*store->count_queued(carol) == 10);
         CHECK(*store->count_queued(bob) == 0);
     }
+}
+
+TEMPLATE_TEST_CASE("store ack_async removes what ack would and reports the count", "[store]",
+                   MemoryFixture, SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    const AccountId bob = make_account(*store, "bob");
+    const AccountId carol = make_account(*store, "carol");
+    std::vector<MessageId> ids;
+    for (int i = 0; i < 10; ++i) {
+        auto r = append_sync(*store, bob, "alice", "bob", "x");
+        REQUIRE(r.ok());
+        ids.push_back(r->id);
+    }
+    auto carols = append_sync(*store, carol, "alice", "carol", "y");
+    REQUIRE(carols.ok());
+
+    // The union of ids and up_to, each removed once; repeated and foreign ids count nothing.
+    auto r = ack_async_sync(*store, bob, {ids[1], ids[6], ids[6], carols->id}, ids[2]);
+    REQUIRE(r.ok());
+    CHECK(*r == 4);  // ids[0..2] + ids[6]
+    auto left = store->fetch(bob, 100);
+    REQUIRE(left.ok());
+    CHECK(ids_of(left->messages) ==
+          std::vector<MessageId>{ids[3], ids[4], ids[5], ids[7], ids[8], ids[9]});
+    CHECK(*store->count_queued(carol) == 1);
+    // Nothing left to remove: 0, not an error.
+    r = ack_async_sync(*store, bob, {ids[1]}, std::nullopt);
+    REQUIRE(r.ok());
+    CHECK(*r == 0);
 }
 
 TEMPLATE_TEST_CASE("store delete_account removes only the account's own queue", "[store]",
@@ -633,6 +674,77 @@ TEST_CASE("sqlite store commits pending appends in groups", "[store][sqlite]") {
         // When a callback runs, its whole group is committed and the next group is not yet.
         CHECK(visible[i] == (i / batch + 1) * batch);
     }
+}
+
+TEST_CASE("sqlite store commits acks with the appends queued around them, in queue order",
+          "[store][sqlite]") {
+    TempDb db;
+    chat::SqliteOptions options;
+    options.path = db.path();
+    chat::SqliteStore store(options);
+    const AccountId bob = make_account(store, "bob");
+    const AccountId gate_box = make_account(store, "gatebox");
+
+    std::mutex mutex;
+    std::vector<MessageId> appended;
+    std::optional<Result<std::uint64_t>> acked;
+    std::uint64_t queued_at_ack = 0;
+    {
+        WriterGate gate(store, gate_box);
+        auto first = store.next_message_id();
+        REQUIRE(first.ok());
+        auto append = [&](int i) {
+            store.append_message(chat::NewMessage{bob, "alice", "bob", std::to_string(i)},
+                                 [&](Result<Message> m) {
+                                     std::lock_guard lock(mutex);
+                                     if (m.ok()) appended.push_back(m->id);
+                                 });
+        };
+        for (int i = 0; i < 5; ++i) append(i);
+        // Queued after five appends, before one more: it sees exactly the five before it. The
+        // gate's own message takes no id from bob's range (it is already stored).
+        store.ack_async(bob, {}, *first + 2, [&](Result<std::uint64_t> r) {
+            auto queued = store.count_queued(bob);  // allowed: the writer holds no lock here
+            std::lock_guard lock(mutex);
+            queued_at_ack = queued.ok() ? *queued : 999;
+            acked = std::move(r);
+        });
+        append(5);
+        gate.open();
+        store.flush();
+    }
+
+    std::lock_guard lock(mutex);
+    REQUIRE(appended.size() == 6);
+    REQUIRE(acked.has_value());
+    REQUIRE(acked->ok());
+    CHECK(**acked == 3);  // the first three of the five before it
+    // One commit carried all of it: when the ack's callback runs, the sixth append is in.
+    CHECK(queued_at_ack == 3);
+    auto left = store.fetch(bob, 100);
+    REQUIRE(left.ok());
+    CHECK(ids_of(left->messages) == std::vector<MessageId>{appended[3], appended[4], appended[5]});
+}
+
+TEST_CASE("sqlite store flush waits for queued acks too", "[store][sqlite]") {
+    TempDb db;
+    chat::SqliteOptions options;
+    options.path = db.path();
+    chat::SqliteStore store(options);
+    const AccountId bob = make_account(store, "bob");
+    const AccountId gate_box = make_account(store, "gatebox");
+    auto m = append_sync(store, bob, "alice", "bob", "x");
+    REQUIRE(m.ok());
+    std::atomic<bool> done{false};
+    {
+        WriterGate gate(store, gate_box);
+        store.ack_async(bob, {m->id}, std::nullopt, [&](Result<std::uint64_t>) { done = true; });
+        CHECK_FALSE(done.load());
+        gate.open();
+        store.flush();
+        CHECK(done.load());
+    }
+    CHECK(*store.count_queued(bob) == 0);
 }
 
 TEST_CASE("sqlite store fails only the appends whose recipient vanished in a group",

@@ -94,6 +94,10 @@ class ChatService final {
     // queue.
     Result<std::uint64_t> ack(SessionId session, std::span<const MessageId> ids,
                               std::optional<MessageId> up_to);
+    // The same, completing once the removal is durable; a store with group commit (SQLite)
+    // commits it together with other writes instead of in a transaction of its own.
+    void ack(SessionId session, std::vector<MessageId> ids, std::optional<MessageId> up_to,
+             Done<std::uint64_t> done);
 
     // One page of accounts matching `pattern`; `after` is a cursor from a previous page.
     Result<AccountPage> list_accounts(SessionId session, std::string_view pattern,

@@ -39,6 +39,9 @@ class SqliteStore final : public Store {
     Result<FetchResult> fetch(AccountId recipient, std::size_t max) override;
     Result<std::uint64_t> ack(AccountId recipient, std::span<const MessageId> ids,
                               std::optional<MessageId> up_to) override;
+    // Queued behind pending appends and committed with them by the writer (group commit).
+    void ack_async(AccountId recipient, std::vector<MessageId> ids, std::optional<MessageId> up_to,
+                   AckDone done) override;
     Result<std::uint64_t> count_queued(AccountId recipient) override;
     Result<std::vector<std::string>> list_accounts(
         std::string_view after_lower, std::string_view prefix_lower,

@@ -39,6 +39,10 @@ struct NewMessage {
 // from a writer thread in a way that waits on the writer.
 using AppendDone = std::function<void(Result<Message>)>;
 
+// Called once per ack_async with how many messages it removed, or an error; same rules as
+// AppendDone.
+using AckDone = std::function<void(Result<std::uint64_t>)>;
+
 class Store {
    public:
     virtual ~Store() = default;
@@ -65,6 +69,13 @@ class Store {
     // id <= up_to. Returns how many were removed (ids not in the queue are not counted).
     virtual Result<std::uint64_t> ack(AccountId recipient, std::span<const MessageId> ids,
                                       std::optional<MessageId> up_to) = 0;
+    // The same, completed through `done` once the removal is durable, so a store may fold it
+    // into the commit of other writes. Acks and appends take effect in the order they were
+    // called. The default runs ack() and calls `done` before returning.
+    virtual void ack_async(AccountId recipient, std::vector<MessageId> ids,
+                           std::optional<MessageId> up_to, AckDone done) {
+        done(ack(recipient, ids, up_to));
+    }
 
     // Number of messages queued for `recipient`.
     virtual Result<std::uint64_t> count_queued(AccountId recipient) = 0;

@@ -109,10 +109,14 @@ void op_ack(Connection& c, const json::object& request) {
     auto up_to = in.optional_u64("up_to");
     if (!in.ok()) return c.reply(*in.error());
     if (!ids && !up_to) return c.reply(make_error(Errc::bad_request, "give 'ids' or 'up_to'"));
-    std::vector<MessageId> none;
-    auto result = c.service().ack(*c.session(), ids ? *ids : none, up_to);
-    if (!result.ok()) return c.reply(result.error());
-    c.reply(json::object{{"acked", *result}});
+    std::vector<MessageId> acked_ids;
+    if (ids) acked_ids = std::move(*ids);
+    c.service().ack(*c.session(), std::move(acked_ids), up_to,
+                    c.reply_later<std::uint64_t>(
+                        [](Connection&, Result<std::uint64_t> r) -> Result<json::object> {
+                            if (!r.ok()) return r.error();
+                            return json::object{{"acked", *r}};
+                        }));
 }
 
 void op_list_accounts(Connection& c, const json::object& request) {
