@@ -212,6 +212,13 @@ struct SqliteStore::Impl {
     // Exact because this connection is the database's only writer (see fetch): a created
     // account is read on first use, a deleted one is dropped here when its delete commits.
     std::unordered_map<std::string, AccountRecord> account_cache_;
+    // Queue lengths by recipient, counted on first use and kept exact by every committed write
+    // since (for the same reason), so fetch and login do not count a long queue each time.
+    std::unordered_map<AccountId, std::uint64_t> queued_count_;
+    // db_mutex_ held: the queue length of `recipient`; nullopt on failure.
+    std::optional<std::uint64_t> queued(AccountId recipient);
+    // db_mutex_ held, after a commit: adds `delta` to a counted queue length.
+    void adjust_queued(AccountId recipient, std::int64_t delta);
 
     // Write queue, guarded by `queue_mutex_`. `accepted_`/`completed_` count writes so `flush`
     // waits only for what was accepted before it was called, even under a steady stream.
@@ -420,6 +427,22 @@ std::optional<std::uint64_t> SqliteStore::Impl::delete_acked(AccountId recipient
     return removed;
 }
 
+std::optional<std::uint64_t> SqliteStore::Impl::queued(AccountId recipient) {
+    if (auto it = queued_count_.find(recipient); it != queued_count_.end()) return it->second;
+    Use use(count_);
+    use.bind(1, recipient);
+    if (use.step() != SQLITE_ROW) return std::nullopt;
+    const auto count = static_cast<std::uint64_t>(sqlite3_column_int64(use.get(), 0));
+    queued_count_.emplace(recipient, count);
+    return count;
+}
+
+void SqliteStore::Impl::adjust_queued(AccountId recipient, std::int64_t delta) {
+    auto it = queued_count_.find(recipient);
+    if (it == queued_count_.end()) return;  // not counted yet: counted when first needed
+    it->second = static_cast<std::uint64_t>(static_cast<std::int64_t>(it->second) + delta);
+}
+
 std::vector<SqliteStore::Impl::Outcome> SqliteStore::Impl::commit_batch(
     std::vector<PendingWrite>& batch) {
     std::lock_guard lock(db_mutex_);
@@ -483,6 +506,13 @@ std::vector<SqliteStore::Impl::Outcome> SqliteStore::Impl::commit_batch(
         if (use.step() != SQLITE_DONE) return fail_all("write message sequence");
     }
     if (!run(commit_)) return fail_all("commit write batch");
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].is_ack) {
+            adjust_queued(batch[i].ack_recipient, -static_cast<std::int64_t>(**outcomes[i].acked));
+        } else if (outcomes[i].message->ok()) {
+            adjust_queued(batch[i].message.recipient, 1);
+        }
+    }
     return outcomes;
 }
 
@@ -555,6 +585,7 @@ Result<bool> SqliteStore::delete_account(AccountId id) {
         existed = sqlite3_changes(d.db_) > 0;
     }
     if (!d.run(d.commit_)) return abort("commit delete account");
+    d.queued_count_.erase(id);
     std::erase_if(d.account_cache_, [id](const auto& entry) { return entry.second.id == id; });
     return existed;
 }
@@ -593,13 +624,9 @@ Result<FetchResult> SqliteStore::fetch(AccountId recipient, std::size_t max) {
     auto& d = *impl_;
     std::lock_guard lock(d.db_mutex_);
     FetchResult out;
-    std::uint64_t total = 0;
-    {
-        Use use(d.count_);
-        use.bind(1, recipient);
-        if (use.step() != SQLITE_ROW) return d.failure("count queue");
-        total = static_cast<std::uint64_t>(sqlite3_column_int64(use.get(), 0));
-    }
+    const auto counted = d.queued(recipient);
+    if (!counted) return d.failure("count queue");
+    const std::uint64_t total = *counted;
     if (max > 0 && total > 0) {
         Use use(d.fetch_);
         use.bind(1, recipient)
@@ -632,16 +659,16 @@ Result<std::uint64_t> SqliteStore::ack(AccountId recipient, std::span<const Mess
     auto removed = d.delete_acked(recipient, ids, up_to);
     if (!removed) return abort("ack");
     if (!d.run(d.commit_)) return abort("commit ack");
+    d.adjust_queued(recipient, -static_cast<std::int64_t>(*removed));
     return *removed;
 }
 
 Result<std::uint64_t> SqliteStore::count_queued(AccountId recipient) {
     auto& d = *impl_;
     std::lock_guard lock(d.db_mutex_);
-    Use use(d.count_);
-    use.bind(1, recipient);
-    if (use.step() != SQLITE_ROW) return d.failure("count queue");
-    return static_cast<std::uint64_t>(sqlite3_column_int64(use.get(), 0));
+    const auto counted = d.queued(recipient);
+    if (!counted) return d.failure("count queue");
+    return *counted;
 }
 
 Result<std::vector<std::string>> SqliteStore::list_accounts(

@@ -328,6 +328,60 @@ TEMPLATE_TEST_CASE("store ack_async removes what ack would and reports the count
     CHECK(*r == 0);
 }
 
+TEMPLATE_TEST_CASE("store queue lengths stay exact through appends, acks and deletes", "[store]",
+                   MemoryFixture, SqliteFixture) {
+    TestType fixture;
+    auto store = fixture.make();
+    const AccountId bob = make_account(*store, "bob");
+    const AccountId carol = make_account(*store, "carol");
+    // What fetch really returns, the truth every count must agree with.
+    auto really_queued = [&](AccountId who) {
+        auto all = store->fetch(who, 100000);
+        REQUIRE(all.ok());
+        CHECK(all->remaining == 0);
+        return static_cast<std::uint64_t>(all->messages.size());
+    };
+    auto check_counts = [&] {
+        CHECK(*store->count_queued(bob) == really_queued(bob));
+        CHECK(*store->count_queued(carol) == really_queued(carol));
+        auto page = store->fetch(bob, 3);
+        REQUIRE(page.ok());
+        CHECK(page->messages.size() + page->remaining == really_queued(bob));
+    };
+    std::mt19937 random(7);  // fixed: the same sequence every run
+    std::vector<MessageId> bobs;
+    for (int step = 0; step < 200; ++step) {
+        switch (random() % 5) {
+            case 0:
+            case 1: {
+                auto m = append_sync(*store, bob, "alice", "bob", "x");
+                REQUIRE(m.ok());
+                bobs.push_back(m->id);
+                break;
+            }
+            case 2:
+                REQUIRE(append_sync(*store, carol, "alice", "carol", "y").ok());
+                break;
+            case 3:
+                if (!bobs.empty()) {
+                    std::vector<MessageId> some = {bobs[random() % bobs.size()]};
+                    REQUIRE(store->ack(bob, some, std::nullopt).ok());
+                }
+                break;
+            default:
+                if (!bobs.empty()) {
+                    REQUIRE(ack_async_sync(*store, bob, {}, bobs[random() % bobs.size()]).ok());
+                }
+                break;
+        }
+        if (step % 20 == 0) check_counts();
+    }
+    check_counts();
+    REQUIRE(*store->delete_account(carol));
+    CHECK(*store->count_queued(carol) == 0);
+    check_counts();
+}
+
 TEMPLATE_TEST_CASE("store delete_account removes only the account's own queue", "[store]",
                    MemoryFixture, SqliteFixture) {
     TestType fixture;
