@@ -15,6 +15,11 @@
 namespace chat {
 namespace {
 
+// A lockout's remaining time in whole seconds, rounded up (what people are told to wait).
+long long seconds_of(std::chrono::steady_clock::duration wait) {
+    return static_cast<long long>(std::chrono::ceil<std::chrono::seconds>(wait).count());
+}
+
 Error not_logged_in() { return make_error(Errc::not_logged_in, "log in first"); }
 Error bad_credentials() {
     return make_error(Errc::bad_credentials, "unknown user or wrong password");
@@ -171,10 +176,9 @@ void ChatService::login(std::string username, std::string password, std::shared_
                 sink = std::move(sink), done, origin = std::move(origin)]() mutable {
         const auto now = std::chrono::steady_clock::now();
         auto refuse = [&](std::chrono::steady_clock::duration wait, const char* what) {
-            const auto secs = std::chrono::ceil<std::chrono::seconds>(wait).count();
             done(make_error(Errc::rate_limited, std::string("too many failed logins ") + what +
-                                                    "; try again in " + std::to_string(secs) +
-                                                    " s"));
+                                                    "; try again in " +
+                                                    std::to_string(seconds_of(wait)) + " s"));
         };
         if (!origin.empty()) {
             if (auto wait = impl->origin_throttle.wait_for(origin, now); wait.count() > 0) {
@@ -187,8 +191,20 @@ void ChatService::login(std::string username, std::string password, std::shared_
             return refuse(wait, "for this account");
         }
         auto failed = [&] {
+            // A lockout that starts here is worth an operator's attention (guessing at work).
             impl->throttle.failed(key, now);
-            if (!origin.empty()) impl->origin_throttle.failed(origin, now);
+            if (auto wait = impl->throttle.wait_for(key, now); wait.count() > 0) {
+                log::write(log::Level::warn, "core", "failed logins: account name locked",
+                           log::Fields().add("user", key).add("seconds", seconds_of(wait)).str());
+            }
+            if (!origin.empty()) {
+                impl->origin_throttle.failed(origin, now);
+                if (auto wait = impl->origin_throttle.wait_for(origin, now); wait.count() > 0) {
+                    log::write(
+                        log::Level::warn, "core", "failed logins: connection locked",
+                        log::Fields().add("conn", origin).add("seconds", seconds_of(wait)).str());
+                }
+            }
             done(bad_credentials());
         };
         auto found = impl->find(username);
