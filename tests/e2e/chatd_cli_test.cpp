@@ -39,8 +39,8 @@ TEST_CASE("chatd help describes itself and its flags") {
     CHECK(text.find("chat server") != std::string::npos);
     for (const char* flag :
          {"--transport", "--listen", "--json-port", "--grpc-port", "--store", "--db", "--sync",
-          "--max-frame", "--max-connections", "--rate-limit", "--threads", "--hash-threads",
-          "--log-level", "CHATD_JSON_PORT", "=7400"}) {
+          "--max-frame", "--max-connections", "--rate-limit", "--login-failures", "--threads",
+          "--hash-threads", "--log-level", "CHATD_JSON_PORT", "=7400"}) {
         INFO(flag);
         CHECK(text.find(flag) != std::string::npos);
     }
@@ -99,6 +99,30 @@ TEST_CASE("chatd reads its flags from CHATD_ environment variables") {
     CHECK(code_of(socket.request(R"({"op":"nope"})")) == "unknown_op");  // logged at debug
     CHECK(process.wait_log(" debug "));
     CHECK(process.stop(SIGTERM) == 0);
+}
+
+TEST_CASE("chatd --login-failures sets how many failed logins lock a name") {
+    const std::string create = R"({"op":"create_account","username":"u","password":"p"})";
+    const std::string wrong = R"({"op":"login","username":"u","password":"wrong"})";
+    const std::string right = R"({"op":"login","username":"u","password":"p"})";
+    {
+        RunningChatd server({"--login-failures", "2"});
+        LineSocket socket(server.port);
+        REQUIRE(is_ok(socket.request(create)));
+        CHECK(code_of(socket.request(wrong)) == "bad_credentials");
+        CHECK(code_of(socket.request(wrong)) == "bad_credentials");
+        CHECK(code_of(socket.request(right)) == "rate_limited");
+        CHECK(server.process.wait_log("failed logins: account name locked user=u"));
+        CHECK(server.stop() == 0);
+    }
+    {
+        RunningChatd server({"--login-failures=0"});
+        LineSocket socket(server.port);
+        REQUIRE(is_ok(socket.request(create)));
+        for (int i = 0; i < 7; ++i) CHECK(code_of(socket.request(wrong)) == "bad_credentials");
+        CHECK(is_ok(socket.request(right)));
+        CHECK(server.stop() == 0);
+    }
 }
 
 TEST_CASE("sigint stops chatd cleanly") {
