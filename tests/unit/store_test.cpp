@@ -706,7 +706,7 @@ TEST_CASE("sqlite store commits pending appends in groups", "[store][sqlite]") {
     }
 }
 
-TEST_CASE("sqlite store commits acks with the appends queued around them, in queue order",
+TEST_CASE("sqlite store folds an ack made while the writer is busy into its next group commit",
           "[store][sqlite]") {
     TempDb db;
     chat::SqliteOptions options;
@@ -731,8 +731,8 @@ TEST_CASE("sqlite store commits acks with the appends queued around them, in que
                                  });
         };
         for (int i = 0; i < 5; ++i) append(i);
-        // Queued after five appends, before one more: it sees exactly the five before it. The
-        // gate's own message takes no id from bob's range (it is already stored).
+        // The writer is busy (held at the gate): the ack queues after five appends, before one
+        // more, and sees exactly the five before it. The gate's own message is already stored.
         store.ack_async(bob, {}, *first + 2, [&](Result<std::uint64_t> r) {
             auto queued = store.count_queued(bob);  // allowed: the writer holds no lock here
             std::lock_guard lock(mutex);

@@ -39,7 +39,8 @@ class SqliteStore final : public Store {
     Result<FetchResult> fetch(AccountId recipient, std::size_t max) override;
     Result<std::uint64_t> ack(AccountId recipient, std::span<const MessageId> ids,
                               std::optional<MessageId> up_to) override;
-    // Queued behind pending appends and committed with them by the writer (group commit).
+    // While the writer is busy, queued and committed with the next group of appends (so the
+    // caller never waits for the store mutex behind a commit); when it is idle, run at once.
     void ack_async(AccountId recipient, std::vector<MessageId> ids, std::optional<MessageId> up_to,
                    AckDone done) override;
     Result<std::uint64_t> count_queued(AccountId recipient) override;

@@ -70,8 +70,9 @@ class Store {
     virtual Result<std::uint64_t> ack(AccountId recipient, std::span<const MessageId> ids,
                                       std::optional<MessageId> up_to) = 0;
     // The same, completed through `done` once the removal is durable, so a store may fold it
-    // into the commit of other writes. Acks and appends take effect in the order they were
-    // called. The default runs ack() and calls `done` before returning.
+    // into the commit of other writes. It may take effect before appends still pending (whose
+    // messages have no id yet, so no ack can name them). The default runs ack() and calls
+    // `done` before returning.
     virtual void ack_async(AccountId recipient, std::vector<MessageId> ids,
                            std::optional<MessageId> up_to, AckDone done) {
         done(ack(recipient, ids, up_to));
