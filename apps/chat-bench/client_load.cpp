@@ -35,6 +35,8 @@ class ClientLoad final : public LoadGenerator {
         config.port = target_.endpoint.port;
         config.timeout = kRequestTimeout;
         config.auto_ack = true;
+        // Every send of the window on the wire at once (gRPC; JSON pipelines anyway).
+        config.max_sends_in_flight = options_.window;
 
         // Connected one at a time, so the sockets that appear belong to the client just made.
         for (unsigned i = 0; i < options_.pairs; ++i) {

@@ -1,9 +1,13 @@
 // Idle gRPC clients: one channel each, logged in, with an open Subscribe stream driven by the
-// callback API, so 10 000 of them need no thread of their own (see idle_clients.hpp).
+// asynchronous API on a completion queue of their own, drained by one thread, so 10 000 of them
+// need no thread each and their pending operations stay off the queue that gRPC's callback API
+// (and with it the measured load's clients) shares across the process (see idle_clients.hpp).
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <future>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "account_setup.hpp"
@@ -21,30 +25,63 @@ constexpr std::size_t kClientsPerAccount = 1000;
 constexpr unsigned kLoginConcurrency = 16;
 constexpr std::chrono::seconds kCallTimeout{120};
 
-// One Subscribe stream that reads until it ends. Thread use: gRPC's threads call the reactor;
-// the owner waits on the futures.
-class IdleStream final : public grpc::ClientReadReactor<chat::v1::Event> {
+// One Subscribe stream that reads until it ends. Its operations complete on the owner's queue
+// as tags naming the stream and the step (low bits of the pointer); drive() takes each step.
+// Thread use: start() from any thread; drive() from the queue's one thread; the owner waits on
+// the futures.
+class IdleStream final {
    public:
-    void start(chat::v1::Chat::Stub& stub, const std::string& token) {
+    enum Step : std::uintptr_t { kStarted = 0, kMetadata = 1, kRead = 2, kFinished = 3 };
+    static constexpr std::uintptr_t kStepMask = 3;
+
+    void start(chat::v1::Chat::Stub& stub, const std::string& token, grpc::CompletionQueue& cq) {
         context.AddMetadata("authorization", "Bearer " + token);
-        stub.async()->Subscribe(&context, &request_, this);
-        StartRead(&event_);
-        StartCall();
+        reader_ = stub.PrepareAsyncSubscribe(&context, request_, &cq);
+        reader_->StartCall(tag(kStarted));
+        reader_->ReadInitialMetadata(tag(kMetadata));
     }
-    void OnReadInitialMetadataDone(bool ok) override {
-        const auto& metadata = context.GetServerInitialMetadata();
-        registered_.set_value(ok && metadata.find("chat-subscribed") != metadata.end());
-        answered_ = true;
+
+    // One completed operation of this stream.
+    void drive(Step step, bool ok) {
+        switch (step) {
+            case kStarted:
+                return;  // the metadata read (or its failure) follows
+            case kMetadata: {
+                const auto& metadata = context.GetServerInitialMetadata();
+                const bool subscribed = ok && metadata.find("chat-subscribed") != metadata.end();
+                registered_.set_value(subscribed);
+                if (ok) {
+                    reader_->Read(&event_, tag(kRead));
+                } else {
+                    reader_->Finish(&status_, tag(kFinished));
+                }
+                return;
+            }
+            case kRead:
+                if (ok) {
+                    reader_->Read(&event_, tag(kRead));
+                } else {
+                    reader_->Finish(&status_, tag(kFinished));
+                }
+                return;
+            case kFinished:
+                done_.set_value();
+                return;
+        }
     }
-    void OnReadDone(bool ok) override {
-        if (ok) StartRead(&event_);
-    }
-    void OnDone(const grpc::Status&) override {
-        if (!answered_) registered_.set_value(false);
-        done_.set_value();
+
+    static std::pair<IdleStream*, Step> from_tag(void* tag) {
+        const auto bits = reinterpret_cast<std::uintptr_t>(tag);
+        return {reinterpret_cast<IdleStream*>(bits & ~kStepMask),
+                static_cast<Step>(bits & kStepMask)};
     }
 
    private:
+    void* tag(Step step) {
+        static_assert(alignof(IdleStream) > kStepMask);
+        return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(this) | step);
+    }
+
     // Before the futures below: members are built in this order.
     std::promise<bool> registered_;
     std::promise<void> done_;
@@ -57,7 +94,8 @@ class IdleStream final : public grpc::ClientReadReactor<chat::v1::Event> {
    private:
     chat::v1::SubscribeRequest request_;
     chat::v1::Event event_;
-    bool answered_ = false;  // set on a gRPC thread before OnDone, which comes after
+    grpc::Status status_;
+    std::unique_ptr<grpc::ClientAsyncReader<chat::v1::Event>> reader_;
 };
 
 struct IdleClient {
@@ -70,8 +108,13 @@ class IdleGrpcClients final : public IdleClients {
    public:
     IdleGrpcClients(const Endpoint& endpoint, std::string prefix)
         : target_(endpoint.host + ":" + std::to_string(endpoint.port)),
-          prefix_(std::move(prefix)) {}
-    ~IdleGrpcClients() override { close(); }
+          prefix_(std::move(prefix)),
+          driver_([this] { drive(); }) {}
+    ~IdleGrpcClients() override {
+        close();
+        cq_.Shutdown();
+        driver_.join();
+    }
 
     void open(std::size_t count) override {
         const std::size_t accounts = (count + kClientsPerAccount - 1) / kClientsPerAccount;
@@ -100,7 +143,7 @@ class IdleGrpcClients final : public IdleClients {
                 const auto status = client.stub->Login(&context, request, &response);
                 if (!status.ok()) throw std::runtime_error("idle login: " + status.error_message());
                 client.stream = std::make_unique<IdleStream>();
-                client.stream->start(*client.stub, response.session_token());
+                client.stream->start(*client.stub, response.session_token(), cq_);
                 const bool registered = client.stream->registered.get();
                 clients_[i] = std::move(client);
                 if (!registered) throw std::runtime_error("idle Subscribe was refused");
@@ -131,9 +174,21 @@ class IdleGrpcClients final : public IdleClients {
     }
     std::string account(std::size_t index) const { return prefix_ + "i" + std::to_string(index); }
 
+    // The queue's thread: runs each stream's next step until the queue is shut down and empty.
+    void drive() {
+        void* tag = nullptr;
+        bool ok = false;
+        while (cq_.Next(&tag, &ok)) {
+            auto [stream, step] = IdleStream::from_tag(tag);
+            stream->drive(step, ok);
+        }
+    }
+
     const std::string target_;
     const std::string prefix_;
     std::vector<IdleClient> clients_;
+    grpc::CompletionQueue cq_;
+    std::thread driver_;  // last: starts once the members above exist
 };
 
 }  // namespace

@@ -248,6 +248,41 @@ TEST_CASE("login: unknown or malformed names are bad_credentials", "[conformance
     CHECK(code_of(c->login("j\xC3\xBCrgen", "pw")) == "bad_credentials");
 }
 
+TEST_CASE("login: five failed logins on one connection lock that connection for a while",
+          "[conformance][login][limits]") {
+    TestServer server(transport_under_test());
+    auto c = server.connect_client();
+    User alice = create_user(*c, "alice");
+    // Five different unknown names: no single account is guessed at five times.
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(code_of(c->login(test::unique_name("guess"), "pw")) == "bad_credentials");
+    }
+    auto locked = c->login(alice.name, alice.password);
+    REQUIRE(code_of(locked) == "rate_limited");
+    CHECK(locked.error().message.find("connection") != std::string::npos);
+    // The connection stays usable for everything else, and other connections may log in.
+    CHECK(outcome(c->hello(1)) == "ok");
+    auto other = server.connect_client();
+    CHECK(outcome(other->login(alice.name, alice.password)) == "ok");
+}
+
+TEST_CASE("login: five failed logins for one name lock that name for a while",
+          "[conformance][login][limits]") {
+    TestServer server(transport_under_test());
+    User alice = create_user(server, "alice");
+    User bob = create_user(server, "bob");
+    // Each guess over a connection of its own: the name locks, not the connections.
+    for (int i = 0; i < 5; ++i) {
+        auto c = server.connect_client();
+        REQUIRE(code_of(c->login(alice.name, "wrong")) == "bad_credentials");
+    }
+    auto c = server.connect_client();
+    auto locked = c->login(alice.name, alice.password);
+    REQUIRE(code_of(locked) == "rate_limited");
+    CHECK(locked.error().message.find("account") != std::string::npos);
+    CHECK(outcome(c->login(bob.name, bob.password)) == "ok");
+}
+
 TEST_CASE("login: an empty or wrong password is bad_credentials", "[conformance][login]") {
     TestServer server(transport_under_test());
     auto c = server.connect_client();

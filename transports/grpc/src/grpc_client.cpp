@@ -1,13 +1,14 @@
 // The client half of the gRPC transport: chat::Client over a grpc::Channel.
 //
-// Threads: request methods block the caller on a unary call with a deadline. A reader thread
-// per login holds the Subscribe stream; it never runs application code but hands every event
-// to the dispatcher (a WorkerThread), which runs all callbacks — pushes, logged_out,
-// disconnect and send_async completions — in order on a thread of the client's own, so a
-// callback may block or call back into the client. Acks of auto_ack and send_async use the
-// async callback API; their completions only update state and post to the dispatcher.
+// Threads: request methods block the caller on a unary call with a deadline. The Subscribe
+// stream of a login is read by a reactor on gRPC's threads; it never runs application code but
+// hands every event to the dispatcher (a WorkerThread), which runs all callbacks — pushes,
+// logged_out, disconnect and send_async completions — in order on a thread of the client's
+// own, so a callback may block or call back into the client. Acks of auto_ack and send_async
+// use the async callback API; their completions only update state and post to the dispatcher.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +27,7 @@
 #include "chat/v1/chat.grpc.pb.h"
 #include "chat/validation.hpp"
 #include "codec.hpp"
+#include "grpc_runtime.hpp"
 #include "tls_files.hpp"
 #include "worker_thread.hpp"
 
@@ -63,15 +65,43 @@ std::string host_port(const ClientConfig& config) {
 template <class Req, class Resp>
 using UnaryMethod = grpc::Status (v1::Chat::Stub::*)(grpc::ClientContext*, const Req&, Resp*);
 
-// One login's Subscribe stream and the thread reading it.
-struct Subscription {
+class GrpcClient;
+
+// One login's Subscribe stream, read by a reactor on gRPC's threads (no thread of its own). It
+// hands every event to its client's dispatcher. Owned by the client; destroyed only after
+// ended_future is ready (OnDone ran), so no reaction outlives it.
+class Subscription final : public grpc::ClientReadReactor<v1::Event> {
+   public:
+    Subscription(GrpcClient& client, std::string stream_token)
+        : token(std::move(stream_token)), client_(client) {}
+
+    // Starts the call; registered_future tells whether the server registered it for pushes.
+    void start(v1::Chat::Stub& stub);
+
+    void OnReadInitialMetadataDone(bool ok) override;
+    void OnReadDone(bool ok) override;
+    void OnDone(const grpc::Status& status) override;
+
     grpc::ClientContext ctx;
-    std::string token;
-    std::thread reader;
+    const std::string token;
     std::atomic<bool> cancelled{false};    // we ended it; its end is no disconnect
     std::atomic<bool> server_ends{false};  // DeleteAccount succeeded; the server ends it
-    std::promise<void> ended;
-    std::future<void> ended_future = ended.get_future();
+
+   private:
+    GrpcClient& client_;
+    std::promise<Result<void>> ready_;
+    std::promise<void> ended_;
+
+   public:
+    std::future<Result<void>> registered_future = ready_.get_future();
+    std::future<void> ended_future = ended_.get_future();
+
+   private:
+    v1::SubscribeRequest request_;
+    v1::Event event_;
+    // Set by OnReadInitialMetadataDone before the first read starts; read by later reactions.
+    bool registered_ = false;
+    bool saw_logged_out_ = false;
 };
 
 struct SendCall {
@@ -91,16 +121,24 @@ struct AckCall {
 class GrpcClient final : public Client {
    public:
     explicit GrpcClient(ClientConfig config)
-        : config_(std::move(config)), dispatcher_(std::make_unique<WorkerThread>()) {}
+        : config_(std::move(config)),
+          max_sends_in_flight_(std::max(1U, config_.max_sends_in_flight)),
+          dispatcher_(std::make_unique<WorkerThread>("grpc-callbacks")) {}
 
     ~GrpcClient() override { close(); }
 
     Result<void> connect() override {
         if (stub()) return make_error(Errc::internal, "already connected");
+        prepare_grpc_runtime();
         grpc::ChannelArguments args;
         args.SetMaxReceiveMessageSize(-1);  // a full fetch page can exceed gRPC's 4 MiB default
         // One connection per client, as with the JSON transport (no sharing between clients).
         args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+        // Only the filters a call needs: compression, message-size and census filters are not
+        // used here (nothing is compressed; the receive size is unlimited). Deadlines stay
+        // enforced by the client itself (the minimal stack would leave them to the server).
+        args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);
+        args.SetInt(GRPC_ARG_ENABLE_DEADLINE_CHECKS, 1);
         const std::string target = host_port(config_);
         std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
         if (config_.tls) {
@@ -332,25 +370,22 @@ class GrpcClient final : public Client {
 
     // --- the push stream ---
 
-    // Starts the Subscribe reader for `token` and waits until the server has registered the
-    // stream (its initial metadata), so pushes are live when login returns.
+    // Starts the Subscribe stream for `token` and waits until the server has registered it
+    // (its initial metadata), so pushes are live when login returns.
     Result<void> open_subscription(const std::string& token) {
-        auto sub = std::make_unique<Subscription>();
-        sub->token = token;
+        const auto s = stub();
+        if (!s) return make_error(Errc::internal, "not connected");
+        auto sub = std::make_unique<Subscription>(*this, token);
         add_token(sub->ctx, token);
-        std::promise<Result<void>> ready;
-        auto registered = ready.get_future();
-        Subscription* s = sub.get();
-        s->reader = std::thread(
-            [this, s, ready = std::move(ready)]() mutable { read_pushes(*s, std::move(ready)); });
-        if (registered.wait_for(config_.timeout) != std::future_status::ready) {
-            s->cancelled = true;
-            s->ctx.TryCancel();
-            s->reader.join();
+        sub->start(*s);
+        if (sub->registered_future.wait_for(config_.timeout) != std::future_status::ready) {
+            sub->cancelled = true;
+            sub->ctx.TryCancel();
+            sub->ended_future.wait();
             return make_error(Errc::internal, "timed out opening the push stream");
         }
-        if (auto r = registered.get(); !r) {
-            s->reader.join();
+        if (auto r = sub->registered_future.get(); !r) {
+            sub->ended_future.wait();
             return r.error();
         }
         std::lock_guard lock(mu_);
@@ -358,49 +393,23 @@ class GrpcClient final : public Client {
         return {};
     }
 
-    // Runs on the reader thread.
-    void read_pushes(Subscription& s, std::promise<Result<void>> ready) {
-        const auto stub_ref = stub();
-        if (!stub_ref) {
-            ready.set_value(make_error(Errc::internal, "not connected"));
-            s.ended.set_value();
-            return;
-        }
-        auto reader = stub_ref->Subscribe(&s.ctx, v1::SubscribeRequest{});
-        reader->WaitForInitialMetadata();
-        const auto& md = s.ctx.GetServerInitialMetadata();
-        const bool registered =
-            md.find(grpc::string_ref(kSubscribedKey.data(), kSubscribedKey.size())) != md.end();
-        if (registered) ready.set_value(Result<void>{});
-        bool saw_logged_out = false;
-        v1::Event event;
-        while (reader->Read(&event)) {
-            if (!registered) continue;
-            if (event.has_message()) {
-                dispatcher_->post([this, m = from_proto(event.message())] { handle_push(m); });
-            } else if (event.has_logged_out()) {
-                saw_logged_out = true;
-                clear_token_if(s.token);
-                const auto reason = logout_reason_from_string(event.logged_out().reason());
-                dispatcher_->post([this, reason] {
-                    if (!closing_ && on_logged_out_) on_logged_out_(reason);
-                });
-            }
-        }
-        const grpc::Status status = reader->Finish();
-        if (!registered) {
-            ready.set_value(
-                status.ok() ? Result<void>(make_error(Errc::internal, "push stream ended at once"))
-                            : Result<void>(error_of(status, s.ctx)));
-        } else if (!s.cancelled && !saw_logged_out) {
-            Error e = status.ok() ? make_error(Errc::internal, "push stream ended by the server")
-                                  : error_of(status, s.ctx);
-            dispatcher_->post([this, e = std::move(e)] {
-                if (!closing_ && on_disconnect_) on_disconnect_(e);
-            });
-        }
-        s.ended.set_value();
+    // The stream's reactions (gRPC's threads): they only post to the dispatcher.
+    void stream_message(const v1::Message& m) {
+        dispatcher_->post([this, m = from_proto(m)] { handle_push(m); });
     }
+    void stream_logged_out(const Subscription& s, std::string_view reason_text) {
+        clear_token_if(s.token);
+        const auto reason = logout_reason_from_string(reason_text);
+        dispatcher_->post([this, reason] {
+            if (!closing_ && on_logged_out_) on_logged_out_(reason);
+        });
+    }
+    void stream_broke(Error e) {
+        dispatcher_->post([this, e = std::move(e)] {
+            if (!closing_ && on_disconnect_) on_disconnect_(e);
+        });
+    }
+    friend class Subscription;
 
     void clear_token_if(const std::string& token) {
         std::lock_guard lock(mu_);
@@ -408,7 +417,7 @@ class GrpcClient final : public Client {
     }
 
     // Ends the current stream: waits up to `grace` for a stream the server is ending anyway,
-    // cancels it otherwise, and joins its reader.
+    // cancels it otherwise, and waits until it has ended.
     void retire_subscription(std::chrono::milliseconds grace) {
         std::unique_ptr<Subscription> s;
         {
@@ -422,7 +431,7 @@ class GrpcClient final : public Client {
             s->cancelled = true;
             s->ctx.TryCancel();
         }
-        s->reader.join();
+        s->ended_future.wait();
     }
 
     // Runs on the dispatcher.
@@ -484,8 +493,9 @@ class GrpcClient final : public Client {
         });
     }
 
-    // --- sends: one Send in flight per client keeps the sender's order (gRPC gives no order
-    // between concurrent calls); later ones wait in send_queue_ ---
+    // --- sends: at most max_sends_in_flight_ Sends in flight per client; later ones wait in
+    // send_queue_. With one in flight the sender's order is kept (gRPC gives no order between
+    // concurrent calls) ---
 
     void enqueue_send(std::string_view to, std::string_view body,
                       std::function<void(Result<Message>)> done, bool direct) {
@@ -509,11 +519,11 @@ class GrpcClient final : public Client {
             std::lock_guard lock(send_mu_);
             if (closing_) {
                 early = make_error(Errc::internal, "client is closed");
-            } else if (send_in_flight_) {
+            } else if (sends_in_flight_ >= max_sends_in_flight_) {
                 send_queue_.push_back(std::move(call));
                 return;
             } else {
-                send_in_flight_ = true;
+                ++sends_in_flight_;
             }
         }
         if (early) {
@@ -529,7 +539,7 @@ class GrpcClient final : public Client {
             complete_send(*call, make_error(Errc::internal, "not connected"));
             {
                 std::lock_guard lock(send_mu_);
-                send_in_flight_ = false;
+                --sends_in_flight_;
             }
             fail_queued_sends();
             return;
@@ -538,27 +548,24 @@ class GrpcClient final : public Client {
         add_token(call->ctx, current_token());
         begin_async();
         SendCall* c = call.get();
-        s->async()->Send(&c->ctx, &c->req, &c->resp,
-                         [this, call = std::move(call)](grpc::Status st) mutable {
-                             if (st.ok()) {
-                                 complete_send(*call, from_proto(call->resp.message()));
-                             } else {
-                                 complete_send(*call, error_of(st, call->ctx));
-                             }
-                             release_on_dispatcher(std::move(call));
-                             std::shared_ptr<SendCall> next;
-                             {
-                                 std::lock_guard lock(send_mu_);
-                                 if (closing_ || send_queue_.empty()) {
-                                     send_in_flight_ = false;
-                                 } else {
-                                     next = std::move(send_queue_.front());
-                                     send_queue_.pop_front();
-                                 }
-                             }
-                             if (next) start_send(std::move(next));
-                             end_async();  // last use of `this`
-                         });
+        s->async()->Send(
+            &c->ctx, &c->req, &c->resp, [this, call = std::move(call)](grpc::Status st) mutable {
+                Result<Message> result = st.ok() ? Result<Message>(from_proto(call->resp.message()))
+                                                 : Result<Message>(error_of(st, call->ctx));
+                finish_send(std::move(call), std::move(result));
+                std::shared_ptr<SendCall> next;
+                {
+                    std::lock_guard lock(send_mu_);
+                    if (closing_ || send_queue_.empty()) {
+                        --sends_in_flight_;
+                    } else {
+                        next = std::move(send_queue_.front());
+                        send_queue_.pop_front();
+                    }
+                }
+                if (next) start_send(std::move(next));
+                end_async();  // last use of `this`
+            });
     }
 
     void complete_send(SendCall& call, Result<Message> result) {
@@ -571,6 +578,21 @@ class GrpcClient final : public Client {
         // The dispatcher runs until the client is destroyed, which waits for every send.
         dispatcher_->post(
             [done = std::move(done), r = std::move(result)]() mutable { done(std::move(r)); });
+    }
+
+    // A Send call completed: its `done` and the release of the call (see
+    // release_on_dispatcher) go to the dispatcher as one task.
+    void finish_send(std::shared_ptr<SendCall> call, Result<Message> result) {
+        if (call->direct || !call->done) {
+            complete_send(*call, std::move(result));
+            release_on_dispatcher(std::move(call));
+            return;
+        }
+        dispatcher_->post([call = std::move(call), r = std::move(result)]() mutable {
+            auto done = std::move(call->done);
+            done(std::move(r));
+            call.reset();
+        });
     }
 
     void fail_queued_sends() {
@@ -620,7 +642,8 @@ class GrpcClient final : public Client {
 
     std::mutex send_mu_;
     std::deque<std::shared_ptr<SendCall>> send_queue_;
-    bool send_in_flight_ = false;
+    const std::size_t max_sends_in_flight_;
+    std::size_t sends_in_flight_ = 0;  // at most max_sends_in_flight_
 
     std::mutex ack_mu_;
     std::vector<MessageId> ack_pending_;
@@ -635,6 +658,47 @@ class GrpcClient final : public Client {
     // Last, so it is destroyed first: its remaining tasks still see the members above.
     std::unique_ptr<WorkerThread> dispatcher_;
 };
+
+void Subscription::start(v1::Chat::Stub& stub) {
+    stub.async()->Subscribe(&ctx, &request_, this);
+    StartCall();
+}
+
+void Subscription::OnReadInitialMetadataDone(bool ok) {
+    const auto& md = ctx.GetServerInitialMetadata();
+    registered_ =
+        ok && md.find(grpc::string_ref(kSubscribedKey.data(), kSubscribedKey.size())) != md.end();
+    // Not registered: the server ends the stream at once and OnDone reports why.
+    if (!registered_) return;
+    StartRead(&event_);
+    ready_.set_value(Result<void>{});
+}
+
+void Subscription::OnReadDone(bool ok) {
+    if (!ok) return;  // the stream ended; OnDone follows
+    if (event_.has_message()) {
+        client_.stream_message(event_.message());
+    } else if (event_.has_logged_out()) {
+        saw_logged_out_ = true;
+        client_.stream_logged_out(*this, event_.logged_out().reason());
+    }
+    StartRead(&event_);
+}
+
+void Subscription::OnDone(const grpc::Status& status) {
+    if (!registered_) {
+        ready_.set_value(status.ok()
+                             ? Result<void>(make_error(Errc::internal, "push stream ended at once"))
+                             : Result<void>(error_of(status, ctx)));
+    } else if (!cancelled && !saw_logged_out_) {
+        client_.stream_broke(status.ok()
+                                 ? make_error(Errc::internal, "push stream ended by the server")
+                                 : error_of(status, ctx));
+    }
+    // Last: the owner may destroy this object as soon as the future is ready.
+    auto ended = std::move(ended_);
+    ended.set_value();
+}
 
 }  // namespace
 

@@ -3,8 +3,9 @@
 //
 // Threads: RPC handlers and reactions run on gRPC's threads and never block (hashing and durable
 // sends finish their reactor from the core's callback). Pushes reach a stream through
-// PushStream; its operations are started by the "pusher" WorkerThread, so the Sink calls made
-// by the core (possibly under its locks) only enqueue. A small expiry thread ends idle sessions.
+// PushStream; the Sink calls made by the core (possibly under its locks) only enqueue, and the
+// stream's next write is started once those locks are released: by the gRPC thread that ran the
+// Send (PumpScope) or else by the "pusher" WorkerThread. A small expiry thread ends idle sessions.
 #include <grpc/grpc.h>
 #include <grpc/support/alloc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -31,6 +32,7 @@
 #include "chat/v1/chat.grpc.pb.h"
 #include "codec.hpp"
 #include "connection_limit.hpp"
+#include "grpc_runtime.hpp"
 #include "push_stream.hpp"
 #include "tls_files.hpp"
 #include "token_table.hpp"
@@ -169,6 +171,34 @@ class ChannelzPeers final {
 
 class SubscribeReactor;
 
+// Defers the stream pumps that Sink calls ask for while a scope is open on this thread: they run
+// when the outermost scope closes (by then the core's locks are released) on this same thread,
+// instead of being handed to the pusher thread. The Send handler opens one around the core's
+// send, so with a store that completes at once a push leaves without any thread hand-off.
+// Thread use: one thread (thread_local); scopes nest.
+class PumpScope final {
+   public:
+    PumpScope() {
+        if (current_ == nullptr) current_ = this;
+    }
+    ~PumpScope();
+    PumpScope(const PumpScope&) = delete;
+    PumpScope& operator=(const PumpScope&) = delete;
+
+    // Queues `stream` on this thread's open scope; false when none is open.
+    static bool defer(std::shared_ptr<SubscribeReactor> stream) {
+        if (current_ == nullptr) return false;
+        current_->pending_.push_back(std::move(stream));
+        return true;
+    }
+
+   private:
+    static thread_local PumpScope* current_;
+    std::vector<std::shared_ptr<SubscribeReactor>> pending_;
+};
+
+thread_local PumpScope* PumpScope::current_ = nullptr;
+
 // What the RPC handlers and stream reactors share. Owned by GrpcServer; outlives every call.
 struct ServerState {
     explicit ServerState(ChatService& s)
@@ -183,7 +213,7 @@ struct ServerState {
               [peers = std::make_shared<ChannelzPeers>()](std::string_view caller) {
                   return (*peers)(caller);
               }),
-          pusher(std::make_shared<WorkerThread>()) {}
+          pusher(std::make_shared<WorkerThread>("grpc-pusher")) {}
 
     ChatService& service;
     TokenTable tokens;
@@ -321,9 +351,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::Event>,
 
    private:
     void schedule() {
-        pusher_->post([self = shared_from_this()] { self->pump(); });
+        auto self = shared_from_this();
+        if (PumpScope::defer(self)) return;
+        pusher_->post([self = std::move(self)] { self->pump(); });
     }
 
+   public:
     // Starts the next operation PushStream allows, if any.
     void pump() {
         auto action = stream_.next();
@@ -349,6 +382,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::Event>,
         }
     }
 
+   private:
     grpc::Status final_status(PushStream::End why) {
         switch (why) {
             case PushStream::End::none:
@@ -391,6 +425,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::Event>,
     bool token_counted_ = false;
     std::shared_ptr<SubscribeReactor> self_;
 };
+
+PumpScope::~PumpScope() {
+    if (current_ != this) return;
+    current_ = nullptr;
+    for (const auto& stream : pending_) stream->pump();
+}
 
 bool ServerState::add_stream(const std::shared_ptr<SubscribeReactor>& stream, SessionId session) {
     std::lock_guard lock(streams_mu);
@@ -477,18 +517,22 @@ class ChatRpc final : public v1::Chat::CallbackService {
             fail(ctx, r, "Login", admitted.error());
             return r;
         }
-        // Any token the call carries is ignored: login always opens a new session.
-        state_.service.login(req->username(), req->password(), nullptr,
-                             [this, ctx, r, resp](Result<LoginResult> res) {
-                                 if (!res) {
-                                     fail(ctx, r, "Login", res.error());
-                                     return;
-                                 }
-                                 resp->set_username(res->username);
-                                 resp->set_unread(res->unread);
-                                 resp->set_session_token(state_.tokens.issue(res->session));
-                                 r->Finish(grpc::Status::OK);
-                             });
+        // Any token the call carries is ignored: login always opens a new session. The origin
+        // (failed logins are throttled per connection) is the connection's peer address, unique
+        // among the open connections.
+        state_.service.login(
+            req->username(), req->password(), nullptr,
+            [this, ctx, r, resp](Result<LoginResult> res) {
+                if (!res) {
+                    fail(ctx, r, "Login", res.error());
+                    return;
+                }
+                resp->set_username(res->username);
+                resp->set_unread(res->unread);
+                resp->set_session_token(state_.tokens.issue(res->session));
+                r->Finish(grpc::Status::OK);
+            },
+            "grpc#" + ctx->peer());
         return r;
     }
 
@@ -520,6 +564,7 @@ class ChatRpc final : public v1::Chat::CallbackService {
             fail(ctx, r, "Send", auth.error());
             return r;
         }
+        const PumpScope pushes;  // pushes of this send leave from this thread
         state_.service.send(auth->session, req->to(), req->body(),
                             [ctx, r, resp](Result<Message> res) {
                                 if (!res) {
@@ -639,6 +684,7 @@ class GrpcServer final : public ServerTransport {
 
     void start() override {
         if (server_ || stopped_) throw std::logic_error("grpc transport started twice");
+        prepare_grpc_runtime();
         static std::once_flag reflection_once;
         std::call_once(reflection_once,
                        [] { grpc::reflection::InitProtoReflectionServerBuilderPlugin(); });

@@ -1,11 +1,14 @@
 // WorkerThread: a task queue drained by one thread.
 #include "worker_thread.hpp"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace chat::grpc_transport {
 
-WorkerThread::WorkerThread() : thread_([this] { run(); }), id_(thread_.get_id()) {}
+WorkerThread::WorkerThread(const char* name)
+    : thread_([this, name] { run(name); }), id_(thread_.get_id()) {}
 
 WorkerThread::~WorkerThread() {
     stop();
@@ -32,7 +35,8 @@ void WorkerThread::stop() {
     if (!on_worker() && thread_.joinable()) thread_.join();
 }
 
-void WorkerThread::run() {
+void WorkerThread::run(const char* name) {
+    pthread_setname_np(pthread_self(), name);
     std::unique_lock lock(mu_);
     for (;;) {
         cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });

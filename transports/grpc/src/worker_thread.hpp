@@ -14,7 +14,8 @@ namespace chat::grpc_transport {
 
 class WorkerThread final {
    public:
-    WorkerThread();
+    // `name`: the thread's name as tools show it (at most 15 characters are kept).
+    explicit WorkerThread(const char* name = "chat-worker");
     ~WorkerThread();  // stop()
     WorkerThread(const WorkerThread&) = delete;
     WorkerThread& operator=(const WorkerThread&) = delete;
@@ -29,7 +30,7 @@ class WorkerThread final {
     bool on_worker() const noexcept { return std::this_thread::get_id() == id_; }
 
    private:
-    void run();
+    void run(const char* name);
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -63,6 +63,13 @@ struct ClientConfig {
     bool tls = false;
     std::string tls_ca_file{};
     std::string tls_server_name{};
+    // gRPC only: how many send/send_async calls may be on the wire at once. 1 (the default)
+    // sends them one at a time, so one client's messages are stored in call order. A larger
+    // value pipelines up to that many concurrent Send RPCs (faster), but gRPC orders nothing
+    // between concurrent calls, so their storage order (and ids) may then differ from call
+    // order. 0 counts as 1. The JSON client ignores it: it always pipelines and its connection
+    // keeps call order.
+    unsigned max_sends_in_flight = 1;
 };
 
 // Thread use: the request methods may be called from any thread (calls are serialised per
