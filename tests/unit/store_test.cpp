@@ -54,6 +54,12 @@ class TempDb {
     TempDb& operator=(const TempDb&) = delete;
 
     std::string path() const { return path_.string(); }
+    // Store options for this database (everything else at its default).
+    chat::SqliteOptions options() const {
+        chat::SqliteOptions options;
+        options.path = path();
+        return options;
+    }
 
    private:
     void remove_files() {
@@ -71,11 +77,7 @@ struct MemoryFixture {
 
 struct SqliteFixture {
     TempDb db;
-    std::unique_ptr<Store> make() {
-        chat::SqliteOptions options;
-        options.path = db.path();
-        return std::make_unique<chat::SqliteStore>(options);
-    }
+    std::unique_ptr<Store> make() { return std::make_unique<chat::SqliteStore>(db.options()); }
 };
 
 // Appends and waits for `done` (which may run on another thread).
@@ -494,8 +496,7 @@ TEMPLATE_TEST_CASE("store list_accounts walks many accounts in pages", "[store]"
 TEST_CASE("sqlite store keeps accounts queues and the id sequence across restarts",
           "[store][sqlite]") {
     TempDb db;
-    chat::SqliteOptions options;
-    options.path = db.path();
+    chat::SqliteOptions options = db.options();
 
     AccountId alice = 0;
     AccountId bob = 0;
@@ -556,8 +557,7 @@ TEST_CASE("sqlite store keeps accounts queues and the id sequence across restart
 
 TEST_CASE("sqlite store with full sync keeps appended messages", "[store][sqlite]") {
     TempDb db;
-    chat::SqliteOptions options;
-    options.path = db.path();
+    chat::SqliteOptions options = db.options();
     options.sync = chat::SqliteOptions::Sync::full;
     MessageId id = 0;
     AccountId bob = 0;
@@ -578,8 +578,7 @@ TEST_CASE("sqlite store with full sync keeps appended messages", "[store][sqlite
 
 TEST_CASE("sqlite store records its schema version", "[store][sqlite]") {
     TempDb db;
-    chat::SqliteOptions options;
-    options.path = db.path();
+    chat::SqliteOptions options = db.options();
     { chat::SqliteStore store(options); }
 
     CHECK(chat::SqliteStore::schema_version() >= 1);
@@ -663,8 +662,7 @@ class WriterGate {
 
 TEST_CASE("sqlite store commits pending appends in groups", "[store][sqlite]") {
     TempDb db;
-    chat::SqliteOptions options;
-    options.path = db.path();
+    chat::SqliteOptions options = db.options();
     constexpr std::size_t kPending = 100;
     std::size_t batch = kPending;
     SECTION("default batch size takes everything pending") {}
@@ -709,9 +707,7 @@ TEST_CASE("sqlite store commits pending appends in groups", "[store][sqlite]") {
 TEST_CASE("sqlite store folds an ack made while the writer is busy into its next group commit",
           "[store][sqlite]") {
     TempDb db;
-    chat::SqliteOptions options;
-    options.path = db.path();
-    chat::SqliteStore store(options);
+    chat::SqliteStore store(db.options());
     const AccountId bob = make_account(store, "bob");
     const AccountId gate_box = make_account(store, "gatebox");
 
@@ -758,9 +754,7 @@ TEST_CASE("sqlite store folds an ack made while the writer is busy into its next
 
 TEST_CASE("sqlite store flush waits for queued acks too", "[store][sqlite]") {
     TempDb db;
-    chat::SqliteOptions options;
-    options.path = db.path();
-    chat::SqliteStore store(options);
+    chat::SqliteStore store(db.options());
     const AccountId bob = make_account(store, "bob");
     const AccountId gate_box = make_account(store, "gatebox");
     auto m = append_sync(store, bob, "alice", "bob", "x");
@@ -780,9 +774,7 @@ TEST_CASE("sqlite store flush waits for queued acks too", "[store][sqlite]") {
 TEST_CASE("sqlite store fails only the appends whose recipient vanished in a group",
           "[store][sqlite]") {
     TempDb db;
-    chat::SqliteOptions options;
-    options.path = db.path();
-    chat::SqliteStore store(options);
+    chat::SqliteStore store(db.options());
     const AccountId alice = make_account(store, "alice");
     const AccountId bob = make_account(store, "bob");
     const AccountId gate_box = make_account(store, "gatebox");
@@ -834,8 +826,7 @@ TEMPLATE_TEST_CASE("store flush waits for every accepted append", "[store]", Mem
 
 TEST_CASE("sqlite store destructor completes pending appends durably", "[store][sqlite]") {
     TempDb db;
-    chat::SqliteOptions options;
-    options.path = db.path();
+    chat::SqliteOptions options = db.options();
     std::atomic<int> done{0};
     AccountId bob = 0;
     {
@@ -855,9 +846,7 @@ TEST_CASE("sqlite store destructor completes pending appends durably", "[store][
 
 TEST_CASE("sqlite store handles concurrent appends and acks", "[store][sqlite]") {
     TempDb db;
-    chat::SqliteOptions options;
-    options.path = db.path();
-    chat::SqliteStore store(options);
+    chat::SqliteStore store(db.options());
 
     constexpr int kSenders = 8;
     constexpr int kPerSender = 500;
