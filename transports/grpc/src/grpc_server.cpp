@@ -605,17 +605,19 @@ class ChatRpc final : public v1::Chat::CallbackService {
             fail(ctx, r, "Ack", auth.error());
             return r;
         }
-        const std::span<const MessageId> ids(req->ids().data(),
-                                             static_cast<std::size_t>(req->ids().size()));
+        std::vector<MessageId> ids(req->ids().begin(), req->ids().end());
         const std::optional<MessageId> up_to =
             req->up_to() == 0 ? std::nullopt : std::optional<MessageId>(req->up_to());
-        auto res = state_.service.ack(auth->session, ids, up_to);
-        if (!res) {
-            fail(ctx, r, "Ack", res.error());
-            return r;
-        }
-        resp->set_acked(*res);
-        r->Finish(grpc::Status::OK);
+        // Completes at once, or (SQLite, writer busy) with the next group commit.
+        state_.service.ack(auth->session, std::move(ids), up_to,
+                           [ctx, r, resp](Result<std::uint64_t> res) {
+                               if (!res) {
+                                   fail(ctx, r, "Ack", res.error());
+                                   return;
+                               }
+                               resp->set_acked(*res);
+                               r->Finish(grpc::Status::OK);
+                           });
         return r;
     }
 
