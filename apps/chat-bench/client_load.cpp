@@ -44,6 +44,7 @@ class ClientLoad final : public LoadGenerator {
             receiver->name = target_.name_prefix + "r" + std::to_string(i);
             receiver->client = info->make_client(config);
             ReceiverTally* tally = &receiver->tally;
+            add_tally(*tally);
             receiver->client->on_message(
                 [this, tally](const Message& m) { tally->record(m.body, measuring()); });
             receiver->client->on_disconnect([this](const Error&) { ++disconnects_; });
@@ -100,8 +101,8 @@ class ClientLoad final : public LoadGenerator {
         while (in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
-        while (delivered_total() < sent_ok_total_.load() &&
-               std::chrono::steady_clock::now() < deadline && disconnects_.load() == 0) {
+        while (delivered_total() < sent_ok_total() && std::chrono::steady_clock::now() < deadline &&
+               disconnects_.load() == 0) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
     }
@@ -113,30 +114,16 @@ class ClientLoad final : public LoadGenerator {
         run_parallel(senders_.size(), [this](std::size_t i) { senders_[i]->client->close(); });
         run_parallel(receivers_.size(), [this](std::size_t i) { receivers_[i]->client->close(); });
         senders_.clear();
+        forget_tallies();
         receivers_.clear();
     }
 
     LoadCounters counters() override {
-        LoadCounters c;
-        c.delivered_total = delivered_total();
-        c.sent_ok_total = sent_ok_total_.load();
-        c.sends_ok_window = sends_ok_window_.load();
-        c.send_errors = send_errors_.load() + disconnects_.load();
-        c.skipped = skipped_.load();
+        LoadCounters c = shared_counters();
+        c.send_errors += disconnects_.load();
         for (auto& s : senders_) c.senders += wire_bytes(s->fds);
         for (auto& r : receivers_) c.receivers += wire_bytes(r->fds);
         return c;
-    }
-
-    void begin_window() override {
-        sends_ok_window_ = 0;
-        for (auto& r : receivers_) r->tally.begin_window();
-    }
-
-    std::uint64_t end_window(LatencyHistogram& latencies) override {
-        std::uint64_t delivered = 0;
-        for (auto& r : receivers_) delivered += r->tally.end_window(latencies);
-        return delivered;
     }
 
    private:
@@ -164,24 +151,13 @@ class ClientLoad final : public LoadGenerator {
         fds = new_server_sockets(before, open_sockets(), target_.endpoint.port);
     }
 
-    std::uint64_t delivered_total() const {
-        std::uint64_t total = 0;
-        for (const auto& r : receivers_) total += r->tally.total();
-        return total;
-    }
-
     // Runs on the caller's thread or, from a completion, on the sender's client thread.
     void issue(Sender& sender, std::uint64_t stamp) {
         std::string body;
         make_body(stamp, options_.size, body);
         sender.inflight.fetch_add(1);
         sender.client->send_async(sender.to, body, [this, &sender](Result<Message> result) {
-            if (result.ok()) {
-                sent_ok_total_.fetch_add(1, std::memory_order_relaxed);
-                if (measuring()) sends_ok_window_.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                send_errors_.fetch_add(1, std::memory_order_relaxed);
-            }
+            count_send(result.ok());
             // Issue the next one before counting this one out, so the count never touches zero
             // while the loop goes on.
             if (result.ok() && options_.rate <= 0 && running_.load()) issue(sender, now_nanos());
@@ -200,7 +176,7 @@ class ClientLoad final : public LoadGenerator {
             if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
             Sender& sender = *senders_[k % senders_.size()];
             if (sender.inflight.load() >= static_cast<int>(options_.window)) {
-                skipped_.fetch_add(1, std::memory_order_relaxed);
+                count_skipped();
                 continue;
             }
             issue(sender, due);
@@ -213,10 +189,6 @@ class ClientLoad final : public LoadGenerator {
     std::vector<std::unique_ptr<Sender>> senders_;
     std::thread pacer_;
     std::atomic<bool> running_{false};
-    std::atomic<std::uint64_t> sent_ok_total_{0};
-    std::atomic<std::uint64_t> sends_ok_window_{0};
-    std::atomic<std::uint64_t> send_errors_{0};
-    std::atomic<std::uint64_t> skipped_{0};
     std::atomic<std::uint64_t> disconnects_{0};
 };
 

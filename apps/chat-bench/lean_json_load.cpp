@@ -59,6 +59,7 @@ class LeanJsonLoad final : public LoadGenerator {
         for (unsigned i = 0; i < options_.pairs; ++i) {
             auto r = std::make_unique<Conn>();
             r->name = target_.name_prefix + "r" + std::to_string(i);
+            add_tally(r->tally);
             receivers_.push_back(std::move(r));
         }
         for (unsigned i = 0; i < options_.pairs; ++i) {
@@ -106,6 +107,7 @@ class LeanJsonLoad final : public LoadGenerator {
 
     void close() override {
         stop();
+        forget_tallies();
         for (auto* list : {&senders_, &receivers_}) {
             for (auto& c : *list) {
                 if (c->fd >= 0) ::close(c->fd);
@@ -118,26 +120,10 @@ class LeanJsonLoad final : public LoadGenerator {
     }
 
     LoadCounters counters() override {
-        LoadCounters c;
-        for (auto& r : receivers_) c.delivered_total += r->tally.total();
-        c.sent_ok_total = sent_ok_total_.load();
-        c.sends_ok_window = sends_ok_window_.load();
-        c.send_errors = send_errors_.load();
-        c.skipped = skipped_.load();
+        LoadCounters c = shared_counters();
         for (auto& s : senders_) c.senders += wire_bytes({s->fd});
         for (auto& r : receivers_) c.receivers += wire_bytes({r->fd});
         return c;
-    }
-
-    void begin_window() override {
-        sends_ok_window_ = 0;
-        for (auto& r : receivers_) r->tally.begin_window();
-    }
-
-    std::uint64_t end_window(LatencyHistogram& latencies) override {
-        std::uint64_t delivered = 0;
-        for (auto& r : receivers_) delivered += r->tally.end_window(latencies);
-        return delivered;
     }
 
    private:
@@ -190,14 +176,10 @@ class LeanJsonLoad final : public LoadGenerator {
 
     void on_sender_line(Conn& s, std::string_view line) {
         if (s.inflight > 0) --s.inflight;
-        if (line.find("\"ok\":true") != std::string_view::npos) {
-            sent_ok_total_.fetch_add(1, std::memory_order_relaxed);
-            if (measuring()) sends_ok_window_.fetch_add(1, std::memory_order_relaxed);
-            if (options_.rate <= 0 && running_.load(std::memory_order_relaxed)) {
-                queue_send(s, now_nanos());
-            }
-        } else {
-            send_errors_.fetch_add(1, std::memory_order_relaxed);
+        const bool ok = line.find("\"ok\":true") != std::string_view::npos;
+        count_send(ok);
+        if (ok && options_.rate <= 0 && running_.load(std::memory_order_relaxed)) {
+            queue_send(s, now_nanos());
         }
     }
 
@@ -280,9 +262,7 @@ class LeanJsonLoad final : public LoadGenerator {
         for (const auto& s : senders_) {
             if (s->inflight > 0) return false;
         }
-        std::uint64_t delivered = 0;
-        for (const auto& r : receivers_) delivered += r->tally.total();
-        return delivered >= sent_ok_total_.load();
+        return delivered_total() >= sent_ok_total();
     }
 
     // The I/O thread.
@@ -332,7 +312,7 @@ class LeanJsonLoad final : public LoadGenerator {
                 const auto flags = events[static_cast<std::size_t>(i)].events;
                 if ((flags & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && !on_readable(*c)) {
                     broken = true;
-                    send_errors_.fetch_add(1, std::memory_order_relaxed);
+                    count_send(false);
                 }
                 if ((flags & EPOLLOUT) != 0) mark_dirty(*c);
             }
@@ -343,7 +323,7 @@ class LeanJsonLoad final : public LoadGenerator {
                     if (due > now) break;
                     Conn& s = *senders_[k % senders_.size()];
                     if (s.inflight >= options_.window) {
-                        skipped_.fetch_add(1, std::memory_order_relaxed);
+                        count_skipped();
                     } else {
                         queue_send(s, due);
                     }
@@ -373,10 +353,6 @@ class LeanJsonLoad final : public LoadGenerator {
     std::thread io_thread_;
     std::atomic<bool> running_{false};
     std::atomic<bool> stopping_{false};
-    std::atomic<std::uint64_t> sent_ok_total_{0};
-    std::atomic<std::uint64_t> sends_ok_window_{0};
-    std::atomic<std::uint64_t> send_errors_{0};
-    std::atomic<std::uint64_t> skipped_{0};
 };
 
 }  // namespace

@@ -51,4 +51,40 @@ std::uint64_t ReceiverTally::window_count() const {
     return window_;
 }
 
+void LoadGenerator::begin_window() {
+    sends_ok_window_ = 0;
+    for (auto* tally : tallies_) tally->begin_window();
+}
+
+std::uint64_t LoadGenerator::end_window(LatencyHistogram& latencies) {
+    std::uint64_t delivered = 0;
+    for (auto* tally : tallies_) delivered += tally->end_window(latencies);
+    return delivered;
+}
+
+void LoadGenerator::count_send(bool ok) noexcept {
+    if (ok) {
+        sent_ok_total_.fetch_add(1, std::memory_order_relaxed);
+        if (measuring()) sends_ok_window_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        send_errors_.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+std::uint64_t LoadGenerator::delivered_total() const noexcept {
+    std::uint64_t total = 0;
+    for (const auto* tally : tallies_) total += tally->total();
+    return total;
+}
+
+LoadCounters LoadGenerator::shared_counters() const {
+    LoadCounters c;
+    c.delivered_total = delivered_total();
+    c.sent_ok_total = sent_ok_total_.load();
+    c.sends_ok_window = sends_ok_window_.load();
+    c.send_errors = send_errors_.load();
+    c.skipped = skipped_.load();
+    return c;
+}
+
 }  // namespace chat::bench

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bench_options.hpp"
 #include "latency_histogram.hpp"
@@ -86,17 +87,34 @@ class LoadGenerator {
 
     virtual LoadCounters counters() = 0;
     // Resets the per-window tallies (call before setting Phase::measuring).
-    virtual void begin_window() = 0;
+    void begin_window();
     // The window's delivered count and merged latencies (after Phase::after).
-    virtual std::uint64_t end_window(LatencyHistogram& latencies) = 0;
+    std::uint64_t end_window(LatencyHistogram& latencies);
 
     void set_phase(Phase phase) noexcept { phase_.store(phase, std::memory_order_release); }
     bool measuring() const noexcept {
         return phase_.load(std::memory_order_acquire) == Phase::measuring;
     }
 
+   protected:
+    // What every generator counts alike. add_tally/forget_tallies from the runner thread (setup,
+    // close: before the receivers holding the tallies go); the count_* calls from any thread.
+    void add_tally(ReceiverTally& tally) { tallies_.push_back(&tally); }
+    void forget_tallies() { tallies_.clear(); }
+    void count_send(bool ok) noexcept;
+    void count_skipped() noexcept { skipped_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t delivered_total() const noexcept;
+    std::uint64_t sent_ok_total() const noexcept { return sent_ok_total_.load(); }
+    // LoadCounters with everything counted here; the generator adds its wire bytes.
+    LoadCounters shared_counters() const;
+
    private:
     std::atomic<Phase> phase_{Phase::warmup};
+    std::vector<ReceiverTally*> tallies_;
+    std::atomic<std::uint64_t> sent_ok_total_{0};
+    std::atomic<std::uint64_t> sends_ok_window_{0};
+    std::atomic<std::uint64_t> send_errors_{0};
+    std::atomic<std::uint64_t> skipped_{0};
 };
 
 // Which server a load talks to.
