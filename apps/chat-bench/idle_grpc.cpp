@@ -16,13 +16,7 @@
 
 namespace chat::bench {
 
-std::unique_ptr<IdleClients> make_idle_grpc_clients(const Endpoint& endpoint,
-                                                    const std::string& name_prefix);
-
 namespace {
-
-constexpr std::size_t kClientsPerAccount = 1000;
-constexpr unsigned kLoginConcurrency = 16;
 constexpr std::chrono::seconds kCallTimeout{120};
 
 // One Subscribe stream that reads until it ends. Its operations complete on the owner's queue
@@ -117,7 +111,7 @@ class IdleGrpcClients final : public IdleClients {
     }
 
     void open(std::size_t count) override {
-        const std::size_t accounts = (count + kClientsPerAccount - 1) / kClientsPerAccount;
+        const std::size_t accounts = (count + kIdleClientsPerAccount - 1) / kIdleClientsPerAccount;
         run_parallel(accounts, [&](std::size_t a) {
             IdleClient client = make_client();
             grpc::ClientContext context;
@@ -137,7 +131,7 @@ class IdleGrpcClients final : public IdleClients {
                 grpc::ClientContext context;
                 context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
                 chat::v1::LoginRequest request;
-                request.set_username(account(i / kClientsPerAccount));
+                request.set_username(account(i / kIdleClientsPerAccount));
                 request.set_password(std::string(kBenchPassword));
                 chat::v1::LoginResponse response;
                 const auto status = client.stub->Login(&context, request, &response);
@@ -148,7 +142,7 @@ class IdleGrpcClients final : public IdleClients {
                 clients_[i] = std::move(client);
                 if (!registered) throw std::runtime_error("idle Subscribe was refused");
             },
-            kLoginConcurrency);
+            kIdleLoginConcurrency);
     }
 
     void close() override {

@@ -10,14 +10,7 @@
 
 namespace chat::bench {
 
-std::unique_ptr<IdleClients> make_idle_grpc_clients(const Endpoint& endpoint,
-                                                    const std::string& name_prefix);
-
 namespace {
-
-constexpr std::size_t kClientsPerAccount = 1000;
-// Logins in flight; the server's hashing queue refuses beyond its bound.
-constexpr unsigned kLoginConcurrency = 16;
 
 class IdleJsonClients final : public IdleClients {
    public:
@@ -26,7 +19,7 @@ class IdleJsonClients final : public IdleClients {
     ~IdleJsonClients() override { close(); }
 
     void open(std::size_t count) override {
-        const std::size_t accounts = (count + kClientsPerAccount - 1) / kClientsPerAccount;
+        const std::size_t accounts = (count + kIdleClientsPerAccount - 1) / kIdleClientsPerAccount;
         run_parallel(accounts, [&](std::size_t a) {
             const int fd = connect_tcp(endpoint_);
             std::string pending;
@@ -44,14 +37,15 @@ class IdleJsonClients final : public IdleClients {
                 const int fd = connect_tcp(endpoint_);
                 fds_[i] = fd;
                 std::string pending;
-                const std::string reply = json_request(
-                    fd, pending,
-                    credentials_request("login", account(i / kClientsPerAccount), kBenchPassword));
+                const std::string reply =
+                    json_request(fd, pending,
+                                 credentials_request("login", account(i / kIdleClientsPerAccount),
+                                                     kBenchPassword));
                 if (reply.find("\"ok\":true") == std::string::npos) {
                     throw std::runtime_error("idle login: " + reply);
                 }
             },
-            kLoginConcurrency);
+            kIdleLoginConcurrency);
     }
 
     void close() override {
