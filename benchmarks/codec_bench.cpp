@@ -10,6 +10,7 @@
 #include "chat/types.hpp"
 #include "codec.hpp"
 #ifdef CHAT_BENCH_HAVE_PROTO
+#include "../transports/grpc/src/codec.hpp"
 #include "chat/v1/chat.pb.h"
 #endif
 
@@ -90,12 +91,7 @@ void BM_ProtoEncodePush(benchmark::State& state) {
     std::string out;
     for (auto _ : state) {
         chat::v1::Event event;
-        auto* message = event.mutable_message();
-        message->set_id(m.id);
-        message->set_from(m.from);
-        message->set_to(m.to);
-        message->set_body(m.body);
-        message->set_sent_at(m.sent_at);
+        chat::grpc_transport::to_proto(m, *event.mutable_message());
         out.clear();
         event.SerializeToString(&out);
         benchmark::DoNotOptimize(out);
@@ -107,18 +103,12 @@ BENCHMARK(BM_ProtoEncodePush)->Arg(64)->Arg(1024);
 void BM_ProtoDecodePush(benchmark::State& state) {
     const auto m = sample(static_cast<std::size_t>(state.range(0)));
     chat::v1::Event event;
-    auto* message = event.mutable_message();
-    message->set_id(m.id);
-    message->set_from(m.from);
-    message->set_to(m.to);
-    message->set_body(m.body);
-    message->set_sent_at(m.sent_at);
+    chat::grpc_transport::to_proto(m, *event.mutable_message());
     const std::string wire = event.SerializeAsString();
     for (auto _ : state) {
         chat::v1::Event parsed;
         parsed.ParseFromString(wire);
-        const auto& in = parsed.message();
-        chat::Message out{in.id(), in.from(), in.to(), in.body(), in.sent_at()};
+        chat::Message out = chat::grpc_transport::from_proto(parsed.message());
         benchmark::DoNotOptimize(out);
     }
     state.counters["bytes"] = static_cast<double>(wire.size());
