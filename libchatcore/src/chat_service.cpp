@@ -192,18 +192,16 @@ void ChatService::login(std::string username, std::string password, std::shared_
         }
         auto failed = [&] {
             // A lockout that starts here is worth an operator's attention (guessing at work).
-            impl->throttle.failed(key, now);
-            if (auto wait = impl->throttle.wait_for(key, now); wait.count() > 0) {
-                log::write(log::Level::warn, "core", "failed logins: account name locked",
-                           log::Fields().add("user", key).add("seconds", seconds_of(wait)).str());
+            if (auto lock_for = impl->throttle.failed(key, now); lock_for.count() > 0) {
+                log::write(
+                    log::Level::warn, "core", "failed logins: account name locked",
+                    log::Fields().add("user", key).add("seconds", seconds_of(lock_for)).str());
             }
-            if (!origin.empty()) {
-                impl->origin_throttle.failed(origin, now);
-                if (auto wait = impl->origin_throttle.wait_for(origin, now); wait.count() > 0) {
-                    log::write(
-                        log::Level::warn, "core", "failed logins: connection locked",
-                        log::Fields().add("conn", origin).add("seconds", seconds_of(wait)).str());
-                }
+            if (origin.empty()) return done(bad_credentials());
+            if (auto lock_for = impl->origin_throttle.failed(origin, now); lock_for.count() > 0) {
+                log::write(
+                    log::Level::warn, "core", "failed logins: connection locked",
+                    log::Fields().add("conn", origin).add("seconds", seconds_of(lock_for)).str());
             }
             done(bad_credentials());
         };

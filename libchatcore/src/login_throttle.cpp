@@ -17,17 +17,19 @@ LoginThrottle::Clock::duration LoginThrottle::wait_for(const std::string& name_l
     return it->second.locked_until - now;
 }
 
-void LoginThrottle::failed(const std::string& name_lower, Clock::time_point now) {
-    if (free_failures_ == 0) return;
+LoginThrottle::Clock::duration LoginThrottle::failed(const std::string& name_lower,
+                                                     Clock::time_point now) {
+    if (free_failures_ == 0) return Clock::duration::zero();
     std::lock_guard lock(mutex_);
     if (entries_.size() > kPruneAbove) prune(now);
     Entry& e = entries_[name_lower];
     ++e.failures;
-    if (e.failures < free_failures_) return;
+    if (e.failures < free_failures_) return Clock::duration::zero();
     // base, 2*base, 4*base, ... capped at max.
     const unsigned doublings = std::min(e.failures - free_failures_, 20u);
-    auto lock_for = base_ * (1LL << doublings);
-    e.locked_until = now + std::min<Clock::duration>(lock_for, max_);
+    const auto lock_for = std::min<Clock::duration>(base_ * (1LL << doublings), max_);
+    e.locked_until = now + lock_for;
+    return lock_for;
 }
 
 void LoginThrottle::succeeded(const std::string& name_lower) {

@@ -21,7 +21,8 @@ class LoginThrottle final {
 
     // How long `name_lower` must still wait before another attempt; zero when it may try now.
     Clock::duration wait_for(const std::string& name_lower, Clock::time_point now);
-    void failed(const std::string& name_lower, Clock::time_point now);
+    // Records a failed attempt; returns the lockout it starts (zero when none).
+    Clock::duration failed(const std::string& name_lower, Clock::time_point now);
     void succeeded(const std::string& name_lower);
 
    private:
