@@ -19,6 +19,7 @@
 #include <deque>
 #include <exception>
 #include <iterator>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -414,14 +415,18 @@ std::optional<std::uint64_t> SqliteStore::Impl::delete_acked(AccountId recipient
                                                              std::optional<MessageId> up_to) {
     // Rows already removed by `up_to` (or a repeated id) delete nothing the second time, so
     // counting changes per statement counts the union exactly once.
+    // SQLite's integers are signed: an id above INT64_MAX is no stored message, and an `up_to`
+    // above it means "everything" (cast as it is, it would turn negative and match nothing).
+    constexpr auto kMaxStored = static_cast<MessageId>(std::numeric_limits<std::int64_t>::max());
     std::uint64_t removed = 0;
     if (up_to) {
         Use use(ack_up_to_);
-        use.bind(1, recipient).bind(2, static_cast<std::int64_t>(*up_to));
+        use.bind(1, recipient).bind(2, static_cast<std::int64_t>(std::min(*up_to, kMaxStored)));
         if (use.step() != SQLITE_DONE) return std::nullopt;
         removed += static_cast<std::uint64_t>(sqlite3_changes(db_));
     }
     for (MessageId id : ids) {
+        if (id > kMaxStored) continue;
         Use use(ack_one_);
         use.bind(1, recipient).bind(2, static_cast<std::int64_t>(id));
         if (use.step() != SQLITE_DONE) return std::nullopt;

@@ -279,6 +279,12 @@ TEMPLATE_TEST_CASE("store ack by ids and up_to counts only removed messages", "[
         CHECK(*ack(bob, {}, ids[9] + 1000) == 6);
         CHECK(*store->count_queued(bob) == 0);
     }
+    SECTION("up_to at or above 2^63 acks the whole queue") {
+        const MessageId huge = GENERATE(MessageId{1} << 63, ~MessageId{0});
+        CHECK(*ack(bob, {huge, huge - 1}, huge) == 10);
+        CHECK(*store->count_queued(bob) == 0);
+        CHECK(*store->count_queued(carol) == 10);
+    }
     SECTION("union of ids and up_to") {
         std::vector<MessageId> some = {ids[1], ids[6], ids[8]};  // ids[1] is also <= up_to
         auto r = ack(bob, some, ids[2]);
