@@ -4,6 +4,7 @@
 #include <future>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "chat/account_pattern.hpp"
@@ -26,6 +27,27 @@ Error bad_credentials() {
 }
 Error busy() { return make_error(Errc::server_busy, "server is busy, try again shortly"); }
 
+Error refused(detail::HashPool::Admit why) {
+    switch (why) {
+        case detail::HashPool::Admit::connection_full:
+            return make_error(Errc::server_busy,
+                              "too many password checks in flight on this connection; wait for "
+                              "their replies");
+        case detail::HashPool::Admit::address_full:
+            return make_error(Errc::server_busy,
+                              "too many password checks in flight from your address; try again "
+                              "shortly");
+        default:
+            return busy();
+    }
+}
+
+// The throttle key of an account name tried from an address.
+std::string throttle_key(const std::string& name_lower, const Origin& origin) {
+    if (origin.address.empty()) return name_lower;
+    return name_lower + '|' + origin.address;
+}
+
 }  // namespace
 
 struct ChatService::Impl {
@@ -42,7 +64,9 @@ struct ChatService::Impl {
           throttle(config.login_free_failures, config.login_lockout, config.login_lockout_max),
           origin_throttle(config.login_free_failures_per_connection, config.login_lockout,
                           config.login_lockout_max),
-          pool(config.hash_threads, config.hash_queue_limit) {
+          pool(config.hash_threads,
+               detail::HashPool::Limits{config.hash_queue_limit, config.hash_jobs_per_connection,
+                                        config.hash_jobs_per_address}) {
         detail::ensure_sodium();
     }
 
@@ -54,10 +78,14 @@ struct ChatService::Impl {
     mutable std::mutex mutex;
     std::unordered_map<SessionId, Session> sessions;
     std::unordered_map<AccountId, std::vector<SessionId>> by_account;
+    // Accounts deleted (or being deleted) by this service. Account ids are never reused, so a
+    // login that verified a password against a record read before the delete is refused here,
+    // under the same lock that ends the account's sessions. One id per deleted account.
+    std::unordered_set<AccountId> deleted;
     SessionId next_session = 1;
 
-    detail::LoginThrottle throttle;
-    detail::LoginThrottle origin_throttle;  // per connection (the origin passed to login)
+    detail::LoginThrottle throttle;         // per account name and peer address
+    detail::LoginThrottle origin_throttle;  // per connection (Origin::connection)
 
     std::once_flag dummy_once;
     std::string dummy_hash;  // verified against for unknown users, so timing does not tell
@@ -73,8 +101,11 @@ struct ChatService::Impl {
         return std::make_pair(it->second.account, it->second.username);
     }
 
-    SessionId open_session(AccountId account, std::string username, std::shared_ptr<Sink> sink) {
+    // nullopt when the account was deleted meanwhile.
+    std::optional<SessionId> open_session(AccountId account, std::string username,
+                                          std::shared_ptr<Sink> sink) {
         std::lock_guard lock(mutex);
+        if (deleted.contains(account)) return std::nullopt;
         const SessionId id = next_session++;
         Session s;
         s.account = account;
@@ -84,6 +115,13 @@ struct ChatService::Impl {
         sessions.emplace(id, std::move(s));
         by_account[account].push_back(id);
         return id;
+    }
+
+    Result<void> end_session(SessionId id) {
+        std::lock_guard lock(mutex);
+        if (!sessions.contains(id)) return not_logged_in();
+        erase_session_locked(id);
+        return {};
     }
 
     // Caller holds `mutex`.
@@ -119,6 +157,41 @@ struct ChatService::Impl {
     Result<std::optional<AccountRecord>> find(std::string_view name) {
         return store.find_account(to_lower_ascii(name));
     }
+
+    // Refused hash jobs are logged once per interval with a count: a flood of refused calls
+    // must not become a flood of log lines.
+    std::mutex refusal_mutex;
+    std::chrono::steady_clock::time_point refusal_logged{};
+    std::uint64_t refusals_unlogged = 0;
+
+    void note_refusal(const Origin& origin) {
+        constexpr auto kInterval = std::chrono::seconds(10);
+        const auto now = std::chrono::steady_clock::now();
+        std::uint64_t count = 0;
+        {
+            std::lock_guard lock(refusal_mutex);
+            ++refusals_unlogged;
+            if (now - refusal_logged < kInterval) return;
+            refusal_logged = now;
+            count = std::exchange(refusals_unlogged, 0);
+        }
+        log::write(log::Level::warn, "core", "password checks refused (server_busy)",
+                   log::Fields()
+                       .add("count", count)
+                       .add("last_conn", origin.connection.empty() ? "-" : origin.connection)
+                       .add("last_peer", origin.address.empty() ? "-" : origin.address)
+                       .str());
+    }
+
+    // Queues a hash job for `origin`; a refused job completes `done` with server_busy.
+    template <class T, class Job>
+    void submit(const Origin& origin, Job&& job, const ChatService::Done<T>& done) {
+        const auto admitted =
+            pool.submit(origin.connection, origin.address, std::forward<Job>(job));
+        if (admitted == detail::HashPool::Admit::ok) return;
+        note_refusal(origin);
+        done(refused(admitted));
+    }
 };
 
 ChatService::ChatService(Store& store, ServiceConfig config)
@@ -137,7 +210,8 @@ Result<HelloInfo> ChatService::hello(int version) const {
     return HelloInfo{version, impl_->config.server_name, impl_->config.limits.max_frame};
 }
 
-void ChatService::create_account(std::string username, std::string password, Done<void> done) {
+void ChatService::create_account(std::string username, std::string password, Done<void> done,
+                                 Origin origin) {
     if (!is_valid_username(username)) {
         return done(make_error(Errc::invalid_username,
                                "a username is 1-32 characters of A-Z a-z 0-9 _ . -"));
@@ -165,43 +239,47 @@ void ChatService::create_account(std::string username, std::string password, Don
                    log::Fields().add("user", username).str());
         done(Result<void>{});
     };
-    if (!impl_->pool.submit(std::move(job))) done(busy());
+    impl_->submit(origin, std::move(job), done);
 }
 
 void ChatService::login(std::string username, std::string password, std::shared_ptr<Sink> sink,
-                        Done<LoginResult> done, std::string origin) {
+                        Done<LoginResult> done, Origin origin) {
     if (!is_valid_username(username) || password.empty()) return done(bad_credentials());
     Impl* impl = impl_.get();
     auto job = [impl, username = std::move(username), password = std::move(password),
-                sink = std::move(sink), done, origin = std::move(origin)]() mutable {
+                sink = std::move(sink), done, origin]() mutable {
         const auto now = std::chrono::steady_clock::now();
         auto refuse = [&](std::chrono::steady_clock::duration wait, const char* what) {
             done(make_error(Errc::rate_limited, std::string("too many failed logins ") + what +
                                                     "; try again in " +
                                                     std::to_string(seconds_of(wait)) + " s"));
         };
-        if (!origin.empty()) {
-            if (auto wait = impl->origin_throttle.wait_for(origin, now); wait.count() > 0) {
+        const std::string& conn = origin.connection;
+        if (!conn.empty()) {
+            if (auto wait = impl->origin_throttle.wait_for(conn, now); wait.count() > 0) {
                 return refuse(wait, "on this connection");
             }
         }
         // Unknown names are throttled like real ones, so lockouts do not reveal which exist.
-        const std::string key = to_lower_ascii(username);
+        const std::string key = throttle_key(to_lower_ascii(username), origin);
         if (auto wait = impl->throttle.wait_for(key, now); wait.count() > 0) {
             return refuse(wait, "for this account");
         }
         auto failed = [&] {
             // A lockout that starts here is worth an operator's attention (guessing at work).
             if (auto lock_for = impl->throttle.failed(key, now); lock_for.count() > 0) {
-                log::write(
-                    log::Level::warn, "core", "failed logins: account name locked",
-                    log::Fields().add("user", key).add("seconds", seconds_of(lock_for)).str());
+                log::write(log::Level::warn, "core", "failed logins: account name locked",
+                           log::Fields()
+                               .add("user", to_lower_ascii(username))
+                               .add("peer", origin.address.empty() ? "-" : origin.address)
+                               .add("seconds", seconds_of(lock_for))
+                               .str());
             }
-            if (origin.empty()) return done(bad_credentials());
-            if (auto lock_for = impl->origin_throttle.failed(origin, now); lock_for.count() > 0) {
+            if (conn.empty()) return done(bad_credentials());
+            if (auto lock_for = impl->origin_throttle.failed(conn, now); lock_for.count() > 0) {
                 log::write(
                     log::Level::warn, "core", "failed logins: connection locked",
-                    log::Fields().add("conn", origin).add("seconds", seconds_of(lock_for)).str());
+                    log::Fields().add("conn", conn).add("seconds", seconds_of(lock_for)).str());
             }
             done(bad_credentials());
         };
@@ -215,21 +293,22 @@ void ChatService::login(std::string username, std::string password, std::shared_
         const AccountRecord& account = **found;
         if (!detail::verify_password(account.password_hash, password)) return failed();
         impl->throttle.succeeded(key);
-        if (!origin.empty()) impl->origin_throttle.succeeded(origin);
+        if (!conn.empty()) impl->origin_throttle.succeeded(conn);
+        // The session (and its sink) first, the count after: a message stored in between is
+        // then pushed, counted, or both, and never only left for a later fetch.
+        const auto sid = impl->open_session(account.id, account.name, std::move(sink));
+        if (!sid) return done(bad_credentials());  // deleted while the password was checked
         auto unread = impl->store.count_queued(account.id);
-        if (!unread) return done(unread.error());
-        const SessionId sid = impl->open_session(account.id, account.name, std::move(sink));
-        done(LoginResult{account.name, *unread, sid});
+        if (!unread) {
+            (void)impl->end_session(*sid);
+            return done(unread.error());
+        }
+        done(LoginResult{account.name, *unread, *sid});
     };
-    if (!impl_->pool.submit(std::move(job))) done(busy());
+    impl_->submit(origin, std::move(job), done);
 }
 
-Result<void> ChatService::logout(SessionId session) {
-    std::lock_guard lock(impl_->mutex);
-    if (!impl_->sessions.contains(session)) return not_logged_in();
-    impl_->erase_session_locked(session);
-    return {};
-}
+Result<void> ChatService::logout(SessionId session) { return impl_->end_session(session); }
 
 void ChatService::send(SessionId session, std::string_view to, std::string body,
                        Done<Message> done) {
@@ -260,7 +339,25 @@ void ChatService::send(SessionId session, std::string_view to, std::string body,
 Result<FetchResult> ChatService::fetch(SessionId session, std::uint64_t max) {
     auto me = impl_->use(session);
     if (!me) return not_logged_in();
-    return impl_->store.fetch(me->first, clamp_page(max, Limits::kDefaultFetch, Limits::kMaxFetch));
+    auto page =
+        impl_->store.fetch(me->first, clamp_page(max, Limits::kDefaultFetch, Limits::kMaxFetch));
+    if (!page) return page;
+    // A page is also bounded in bytes (bodies and names), so that one reply stays small next to
+    // the outbound limits whatever the bodies hold; what is cut off is counted in `remaining`.
+    // The oldest message always goes, so a fetch loop makes progress.
+    const std::size_t budget = impl_->config.limits.max_fetch_bytes;
+    std::size_t used = 0;
+    std::size_t keep = 0;
+    for (const Message& m : page->messages) {
+        used += m.body.size() + m.from.size() + m.to.size();
+        if (keep > 0 && used > budget) break;
+        ++keep;
+    }
+    if (keep < page->messages.size()) {
+        page->remaining += page->messages.size() - keep;
+        page->messages.resize(keep);
+    }
+    return page;
 }
 
 Result<std::uint64_t> ChatService::ack(SessionId session, std::span<const MessageId> ids,
@@ -297,22 +394,46 @@ Result<AccountPage> ChatService::list_accounts(SessionId session, std::string_vi
     return out;
 }
 
-void ChatService::delete_account(SessionId session, std::string password, Done<void> done) {
+void ChatService::delete_account(SessionId session, std::string password, Done<void> done,
+                                 Origin origin) {
     auto me = impl_->use(session);
     if (!me) return done(not_logged_in());
     if (password.empty()) return done(bad_credentials());
     Impl* impl = impl_.get();
-    auto job = [impl, me = std::move(*me), password = std::move(password), done]() {
+    auto job = [impl, session, me = std::move(*me), password = std::move(password), done,
+                origin]() {
+        // Wrong passwords here are guesses like failed logins, and count against the same key.
+        const auto now = std::chrono::steady_clock::now();
+        const std::string key = throttle_key(to_lower_ascii(me.second), origin);
+        if (auto wait = impl->throttle.wait_for(key, now); wait.count() > 0) {
+            return done(make_error(Errc::rate_limited,
+                                   "too many wrong passwords for this account; try again in " +
+                                       std::to_string(seconds_of(wait)) + " s"));
+        }
         auto found = impl->find(me.second);
         if (!found) return done(found.error());
         if (!found->has_value() || (*found)->id != me.first) {
             return done(bad_credentials());
         }
         if (!detail::verify_password((*found)->password_hash, password)) {
+            (void)impl->throttle.failed(key, now);
             return done(bad_credentials());
         }
+        {
+            // Claim the delete: of two racing deletes of one account only one goes on, and no
+            // login opens a session for the account from here on.
+            std::lock_guard lock(impl->mutex);
+            if (!impl->sessions.contains(session) || impl->deleted.contains(me.first)) {
+                return done(not_logged_in());
+            }
+            impl->deleted.insert(me.first);
+        }
         auto deleted = impl->store.delete_account(me.first);
-        if (!deleted) return done(deleted.error());
+        if (!deleted) {
+            std::lock_guard lock(impl->mutex);
+            impl->deleted.erase(me.first);
+            return done(deleted.error());
+        }
         std::vector<std::shared_ptr<Sink>> sinks;
         {
             std::lock_guard lock(impl->mutex);
@@ -331,7 +452,7 @@ void ChatService::delete_account(SessionId session, std::string password, Done<v
         done(Result<void>{});
         for (const auto& sink : sinks) sink->logged_out(LogoutReason::account_deleted);
     };
-    if (!impl_->pool.submit(std::move(job))) done(busy());
+    impl_->submit(origin, std::move(job), done);
 }
 
 Result<void> ChatService::attach_sink(SessionId session, std::shared_ptr<Sink> sink) {

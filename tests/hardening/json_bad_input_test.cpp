@@ -538,11 +538,18 @@ void check_queue(std::uint16_t port, std::string_view user, const std::vector<st
     auto login = socket.request(login_frame(user));
     REQUIRE(is_ok(login));
     CHECK(login.at("unread") == ids.size());
-    auto fetched = socket.request(R"({"op":"fetch","max":1000})");
-    REQUIRE(is_ok(fetched));
+    // A page is bounded in bytes as well as in count: page through, acknowledging each.
     std::vector<std::uint64_t> got;
-    for (const auto& m : fetched.at("messages").as_array()) {
-        got.push_back(m.at("id").to_number<std::uint64_t>());
+    for (std::size_t pages = 0; pages <= ids.size(); ++pages) {
+        auto fetched = socket.request(R"({"op":"fetch","max":1000})");
+        REQUIRE(is_ok(fetched));
+        const auto& page = fetched.at("messages").as_array();
+        CHECK(page.size() + fetched.at("remaining").to_number<std::size_t>() ==
+              ids.size() - got.size());
+        if (page.empty()) break;
+        for (const auto& m : page) got.push_back(m.at("id").to_number<std::uint64_t>());
+        REQUIRE(
+            is_ok(socket.request(R"({"op":"ack","up_to":)" + std::to_string(got.back()) + "}")));
     }
     CHECK(got == ids);
 }

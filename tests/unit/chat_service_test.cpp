@@ -685,14 +685,15 @@ TEST_CASE("repeated failed logins lock the account name for a while") {
     CHECK(after.ok());
 }
 
-// A login over a named connection (`origin`), waited for.
+// A login over a named connection (and, optionally, from a named address), waited for.
 Result<LoginResult> login_over(ChatService& svc, std::string name, std::string password,
-                               std::string origin) {
+                               std::string connection, std::string address = {}) {
     std::promise<Result<LoginResult>> promise;
     auto future = promise.get_future();
     svc.login(
         std::move(name), std::move(password), nullptr,
-        [&promise](Result<LoginResult> r) { promise.set_value(std::move(r)); }, std::move(origin));
+        [&promise](Result<LoginResult> r) { promise.set_value(std::move(r)); },
+        Origin{std::move(connection), std::move(address)});
     return future.get();
 }
 

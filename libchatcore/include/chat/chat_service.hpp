@@ -38,12 +38,19 @@ struct ServiceConfig {
     // Password hashing pool. 0 threads: hash inline on the calling thread (tests, embedding).
     unsigned hash_threads = 2;
     std::size_t hash_queue_limit = 1024;  // pending hash jobs beyond this get `server_busy`
+    // Fairness of the pool: hash jobs (create_account, login, delete_account) queued or running
+    // at once per connection and per peer address (Origin); beyond either, `server_busy`. Jobs are
+    // served round-robin over connections, so a flood on one does not starve the others.
+    std::size_t hash_jobs_per_connection = 4;
+    std::size_t hash_jobs_per_address = 32;
     // Argon2id cost (libsodium crypto_pwhash_str). Defaults: t=2, 19 MiB.
     unsigned long long pwhash_opslimit = 2;
     std::size_t pwhash_memlimit = 19u * 1024u * 1024u;
-    // Password guessing: after this many failed logins in a row, an account name refuses logins
-    // (`rate_limited`) for login_lockout, doubling with each further failure up to
-    // login_lockout_max. A successful login resets it. 0 turns the lockout off.
+    // Password guessing: after this many failed password checks in a row for one account name
+    // from one peer address (Origin::address; logins and delete_account alike), that name refuses
+    // attempts from that address (`rate_limited`) for login_lockout, doubling with each further
+    // failure up to login_lockout_max. A successful login resets it. Keyed by address so that a
+    // stranger's wrong guesses cannot lock the owner out from elsewhere. 0 turns it off.
     unsigned login_free_failures = 5;
     std::chrono::milliseconds login_lockout{1000};
     std::chrono::milliseconds login_lockout_max{60000};
@@ -51,6 +58,14 @@ struct ServiceConfig {
     // `origin` a transport passes to login), logins on it are refused (`rate_limited`) for the
     // same lockout, whatever name they try; opening a new connection is the way on. 0: off.
     unsigned login_free_failures_per_connection = 5;
+};
+
+// Where a request comes from, for throttling and fair shares. `connection` is unique among the
+// connections open at once (e.g. "json#17"); `address` is the peer's network address without
+// the port (e.g. "127.0.0.1"). Either may be empty: not limited or throttled by that key.
+struct Origin {
+    std::string connection;
+    std::string address;
 };
 
 class ChatService final {
@@ -70,15 +85,19 @@ class ChatService final {
     Result<HelloInfo> hello(int version) const;
 
     // Account creation does not touch any session.
-    void create_account(std::string username, std::string password, Done<void> done);
+    void create_account(std::string username, std::string password, Done<void> done,
+                        Origin origin = {});
 
     // Verifies the password and opens a new session; `sink` (may be null) is attached to it
     // before any message can be pushed. bad_credentials for an unknown/malformed name, an empty
     // or wrong password; rate_limited while the name or the origin is locked out after failed
-    // logins (see ServiceConfig). `origin` names the connection the attempt came over, unique
-    // among the connections open at once (e.g. "json#17"); empty: not throttled per connection.
+    // logins (see ServiceConfig). `origin` names the connection and address the attempt came
+    // from. A login that races the account's deletion either ends with the other sessions
+    // (logged_out) or is refused (bad_credentials): no session outlives its account. `unread`
+    // is counted after the sink is attached, so a message stored meanwhile is counted, pushed,
+    // or both (at-least-once), never neither.
     void login(std::string username, std::string password, std::shared_ptr<Sink> sink,
-               Done<LoginResult> done, std::string origin = {});
+               Done<LoginResult> done, Origin origin = {});
 
     // Ends the session. not_logged_in for an unknown session.
     Result<void> logout(SessionId session);
@@ -105,7 +124,10 @@ class ChatService final {
 
     // Verifies the password, deletes the account and its queue, ends all its sessions. `done`
     // runs first; then every session's sinks (the caller's too) get logged_out(account_deleted).
-    void delete_account(SessionId session, std::string password, Done<void> done);
+    // Wrong passwords count against the same lockout as failed logins. Of two deletes of one
+    // account racing, one succeeds and the other gets not_logged_in.
+    void delete_account(SessionId session, std::string password, Done<void> done,
+                        Origin origin = {});
 
     // Session plumbing for transports.
     Result<void> attach_sink(SessionId session, std::shared_ptr<Sink> sink);

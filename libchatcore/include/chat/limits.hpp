@@ -26,7 +26,17 @@ struct Limits {
     double rate_burst = 400;                           // bucket size
     std::chrono::milliseconds login_timeout{30000};    // close connections that never log in
     std::chrono::milliseconds session_idle{600000};    // gRPC: token unused and unsubscribed
-    std::size_t max_outbound_bytes = 4 * 1024 * 1024;  // a slower reader is dropped
+    std::size_t max_outbound_bytes = 4 * 1024 * 1024;  // per connection; a slower reader is dropped
+    // Every byte waiting to go out on all connections of a transport; beyond it, the connection
+    // adding to the pile while holding more than max_outbound_floor is dropped. 0 = no budget.
+    std::size_t max_outbound_memory = 256 * 1024 * 1024;
+    std::size_t max_outbound_floor = 64 * 1024;
+    // A logged-in connection whose outbound bytes have not moved for this long is closed (its
+    // unacknowledged messages stay queued). 0 = never.
+    std::chrono::milliseconds write_stall_timeout{30000};
+    // A fetch page holds at most this many bytes of message text (bodies and names; at least one
+    // message); `remaining` counts the rest.
+    std::size_t max_fetch_bytes = 512 * 1024;
 };
 
 // Clamp a requested page size: 0 means the default, above the maximum is clamped.

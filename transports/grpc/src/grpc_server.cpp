@@ -57,6 +57,27 @@ void log_failure(std::string_view rpc, const Error& error, const grpc::CallbackS
                    .str());
 }
 
+// The address part of a gRPC peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000").
+std::string peer_address(std::string_view peer) {
+    if (auto colon = peer.find(':'); colon != std::string_view::npos) {
+        peer.remove_prefix(colon + 1);  // the scheme
+    }
+    if (!peer.empty() && peer.front() == '[') {
+        auto end = peer.find(']');
+        return std::string(peer.substr(1, end == std::string_view::npos ? end : end - 1));
+    }
+    if (auto colon = peer.rfind(':'); colon != std::string_view::npos) peer = peer.substr(0, colon);
+    return std::string(peer);
+}
+
+// Where a call comes from, for the core's throttles and fair shares: its connection (the peer
+// string is unique among open connections) and the peer's address.
+Origin origin_of(const grpc::CallbackServerContext& ctx) {
+    std::string peer = ctx.peer();
+    std::string address = peer_address(peer);
+    return Origin{"grpc#" + std::move(peer), std::move(address)};
+}
+
 // Finishes a unary call with `error`: status per our table, chat-error-code trailer. Must be the
 // last thing a completion does (stop() may tear the server down once every call finished).
 void fail(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor, std::string_view rpc,
@@ -500,13 +521,16 @@ class ChatRpc final : public v1::Chat::CallbackService {
             fail(ctx, r, "CreateAccount", admitted.error());
             return r;
         }
-        state_.service.create_account(req->username(), req->password(), [ctx, r](Result<void> res) {
-            if (!res) {
-                fail(ctx, r, "CreateAccount", res.error());
-                return;
-            }
-            r->Finish(grpc::Status::OK);
-        });
+        state_.service.create_account(
+            req->username(), req->password(),
+            [ctx, r](Result<void> res) {
+                if (!res) {
+                    fail(ctx, r, "CreateAccount", res.error());
+                    return;
+                }
+                r->Finish(grpc::Status::OK);
+            },
+            origin_of(*ctx));
         return r;
     }
 
@@ -532,7 +556,7 @@ class ChatRpc final : public v1::Chat::CallbackService {
                 resp->set_session_token(state_.tokens.issue(res->session));
                 r->Finish(grpc::Status::OK);
             },
-            "grpc#" + ctx->peer());
+            origin_of(*ctx));
         return r;
     }
 
@@ -661,7 +685,8 @@ class ChatRpc final : public v1::Chat::CallbackService {
                 // The core tells the session's streams (logged_out) after this reply.
                 state_.tokens.revoke(token);
                 r->Finish(grpc::Status::OK);
-            });
+            },
+            origin_of(*ctx));
         return r;
     }
 

@@ -45,6 +45,13 @@ json::parser& thread_parser() {
 // ordinary request allocates nothing (a large one spills over to the heap).
 constexpr std::size_t kScratchBytes = 16 * 1024;
 
+std::string address_text(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    auto endpoint = socket.remote_endpoint(ec);
+    if (ec) return {};
+    return endpoint.address().to_string(ec);
+}
+
 std::string endpoint_text(const tcp::socket& socket) {
     boost::system::error_code ec;
     auto endpoint = socket.remote_endpoint(ec);
@@ -164,6 +171,7 @@ Connection::Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, b
       id_(id),
       reject_busy_(reject_busy),
       peer_(endpoint_text(socket_)),
+      peer_address_(address_text(socket_)),
       framer_(core.limits.max_frame),
       tokens_(core.limits.rate_burst),
       last_refill_(std::chrono::steady_clock::now()) {

@@ -130,6 +130,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     const std::optional<SessionId>& session() const noexcept { return session_; }
     // Unique among this server's connections (the origin of its logins for throttling).
     std::uint64_t id() const noexcept { return id_; }
+    // Where this connection's requests come from, for the core's throttles and fair shares.
+    Origin origin() const { return Origin{"json#" + std::to_string(id_), peer_address_}; }
 
     // Answers the request being dispatched, now.
     void reply(Result<json::object> fields);
@@ -225,7 +227,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     asio::steady_timer linger_timer_;
     const std::uint64_t id_;
     const bool reject_busy_;
-    std::string peer_;
+    std::string peer_;          // address:port, for the log
+    std::string peer_address_;  // address only
 
     // Input.
     LineFramer framer_;

@@ -47,7 +47,8 @@ void op_create_account(Connection& c, const json::object& request) {
     if (!in.ok()) return c.reply(*in.error());
     c.service().create_account(
         std::string(username), std::string(password),
-        c.reply_later<void>([](Connection&, Result<void> r) { return no_fields(std::move(r)); }));
+        c.reply_later<void>([](Connection&, Result<void> r) { return no_fields(std::move(r)); }),
+        c.origin());
 }
 
 void op_login(Connection& c, const json::object& request) {
@@ -66,7 +67,7 @@ void op_login(Connection& c, const json::object& request) {
                               if (!r.ok()) return r.error();
                               return json::object{{"username", r->username}, {"unread", r->unread}};
                           }),
-                      "json#" + std::to_string(c.id()));
+                      c.origin());
 }
 
 void op_logout(Connection& c, const json::object&) {
@@ -145,7 +146,8 @@ void op_delete_account(Connection& c, const json::object& request) {
         c.reply_later<void>([](Connection& conn, Result<void> r) -> Result<json::object> {
             if (r.ok()) conn.session_deleted();
             return no_fields(std::move(r));
-        }));
+        }),
+        c.origin());
 }
 
 // name, needs a session, fields whose text the core validates, row
