@@ -8,15 +8,45 @@
 
 namespace chat::cli {
 
-std::string sanitize_for_terminal(std::string_view text, std::size_t indent) {
+namespace {
+
+// Characters that are invisible themselves but change how the text around them is shown:
+// bidirectional marks, embeddings, overrides and isolates (which can make `evil.exe` read as
+// `exe.live` or move a sender's words into someone else's name), zero-width spaces and joiners,
+// invisible operators and the byte order mark (which hide text or make two strings that differ
+// look the same).
+bool is_hidden_format(char32_t cp) noexcept {
+    return cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF;
+}
+
+bool is_line_separator(char32_t cp) noexcept { return cp == 0x2028 || cp == 0x2029; }
+
+// `<U+202E>`: names the character without letting it act.
+void append_placeholder(std::string& out, char32_t cp) {
+    char buf[16];
+    const int n = std::snprintf(buf, sizeof buf, "<U+%04X>", static_cast<unsigned>(cp));
+    out.append(buf, static_cast<std::size_t>(n));
+}
+
+void append_json_escape(std::string& out, char32_t cp) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+    out += buf;
+}
+
+// What sanitize_for_terminal and sanitize_line_for_terminal share; `lines` keeps line breaks.
+std::string sanitize(std::string_view text, bool lines, std::size_t indent) {
     std::string out;
     out.reserve(text.size());
     std::size_t pos = 0;
     while (pos < text.size()) {
         const char32_t cp = decode_utf8(text, pos);
-        if (cp == U'\n') {
+        if (lines && (cp == U'\n' || is_line_separator(cp))) {
             out += '\n';
             out.append(indent, ' ');
+        } else if (is_line_separator(cp)) {
+            append_placeholder(out, cp);
         } else if (cp == U'\t') {
             out += ' ';
         } else if (cp < 0x20) {
@@ -27,12 +57,22 @@ std::string sanitize_for_terminal(std::string_view text, std::size_t indent) {
         } else if (cp >= 0x80 && cp < 0xA0) {
             // C1 controls: some terminals act on them (0x9B starts an escape sequence).
             append_utf8(out, kReplacementChar);
+        } else if (is_hidden_format(cp)) {
+            append_placeholder(out, cp);
         } else {
             append_utf8(out, cp);
         }
     }
     return out;
 }
+
+}  // namespace
+
+std::string sanitize_for_terminal(std::string_view text, std::size_t indent) {
+    return sanitize(text, true, indent);
+}
+
+std::string sanitize_line_for_terminal(std::string_view text) { return sanitize(text, false, 0); }
 
 std::string format_time(std::int64_t sent_at_ms, bool always_date) {
     const std::time_t secs = static_cast<std::time_t>(sent_at_ms / 1000);
@@ -50,7 +90,7 @@ std::string format_time(std::int64_t sent_at_ms, bool always_date) {
 
 std::string format_message(const Message& message, bool always_date) {
     std::string out = "[" + format_time(message.sent_at, always_date) + "] ";
-    out += sanitize_for_terminal(message.from);
+    out += sanitize_line_for_terminal(message.from);
     out += ": ";
     // Continuation lines start under the first character of the body.
     out += sanitize_for_terminal(message.body, display_width(out));
@@ -61,37 +101,40 @@ std::string json_string(std::string_view text) {
     std::string out;
     out.reserve(text.size() + 2);
     out += '"';
-    for (const char ch : text) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-            case '"':
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        const char32_t cp = decode_utf8(text, pos);
+        switch (cp) {
+            case U'"':
                 out += "\\\"";
                 break;
-            case '\\':
+            case U'\\':
                 out += "\\\\";
                 break;
-            case '\n':
+            case U'\n':
                 out += "\\n";
                 break;
-            case '\r':
+            case U'\r':
                 out += "\\r";
                 break;
-            case '\t':
+            case U'\t':
                 out += "\\t";
                 break;
-            case '\b':
+            case U'\b':
                 out += "\\b";
                 break;
-            case '\f':
+            case U'\f':
                 out += "\\f";
                 break;
             default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                    out += buf;
+                // Every control character, the separators JavaScript treats as line ends, and
+                // the invisible formatting characters are escaped: the value is the same to a
+                // JSON parser, and the raw line is safe to show on a terminal.
+                if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || is_line_separator(cp) ||
+                    is_hidden_format(cp)) {
+                    append_json_escape(out, cp);
                 } else {
-                    out += ch;
+                    append_utf8(out, cp);
                 }
         }
     }

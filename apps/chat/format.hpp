@@ -13,18 +13,26 @@
 namespace chat::cli {
 
 // Text received from the network made safe for a terminal: control characters (which could
-// move the cursor or recolour the screen) are shown as `^X` or U+FFFD; a newline is kept and
-// the following line is indented by `indent` spaces so a multi-line message stays readable.
+// move the cursor or recolour the screen) are shown as `^X` or U+FFFD; invisible characters
+// that reorder or hide text (bidirectional controls, zero-width characters, U+FEFF) as a
+// placeholder naming them, e.g. `<U+202E>`; a newline, U+2028 or U+2029 starts a new line
+// indented by `indent` spaces so a multi-line message stays readable.
 std::string sanitize_for_terminal(std::string_view text, std::size_t indent = 0);
+
+// The same for text that must stay on one line, such as a username: a newline is shown as `^J`
+// and U+2028/U+2029 as placeholders, so a name cannot start what looks like another line.
+std::string sanitize_line_for_terminal(std::string_view text);
 
 // `12:03` for today (local time), `2026-11-24 12:03` for another day, or with
 // `always_date` the latter form.
 std::string format_time(std::int64_t sent_at_ms, bool always_date = false);
 
-// `[12:03] alice: hi` (sanitised).
+// `[12:03] alice: hi` (sanitised; the sender's name kept on one line).
 std::string format_message(const Message& message, bool always_date = false);
 
-// A JSON string literal (with quotes) of UTF-8 text.
+// A JSON string literal (with quotes) of UTF-8 text. Control characters, U+2028/U+2029 and
+// the characters sanitize_for_terminal shows as placeholders are written as `\uXXXX`; bytes
+// that are not UTF-8 become U+FFFD, so the result is always valid JSON.
 std::string json_string(std::string_view text);
 
 // `{"id":42,"from":"alice","to":"bob","body":"hi","sent_at":1764000000000}`

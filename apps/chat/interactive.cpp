@@ -88,7 +88,8 @@ int InteractiveSession::run() {
         return kExitConnection;
     }
     if (auto hello = client_.hello(); hello) {
-        say("Connected to " + sanitize_for_terminal(hello->server) + " at " + config_.server + ".");
+        say("Connected to " + sanitize_line_for_terminal(hello->server) + " at " + config_.server +
+            ".");
     } else if (lost_) {
         return kExitConnection;
     } else {
@@ -274,8 +275,9 @@ InteractiveSession::Next InteractiveSession::login() {
 
 InteractiveSession::Next InteractiveSession::logged_in(const LoginResult& result) {
     user_ = result.username;
+    shown_user_ = sanitize_line_for_terminal(user_);
     logged_out_ = false;
-    say("Logged in as " + user_ + ".");
+    say("Logged in as " + shown_user_ + ".");
     if (result.unread == 0) {
         say("No unread messages.");
     } else {
@@ -294,7 +296,7 @@ InteractiveSession::Next InteractiveSession::logged_in(const LoginResult& result
 InteractiveSession::Next InteractiveSession::commands() {
     for (;;) {
         if (auto event = pending_event()) return *event;
-        auto line = console_.read_line(user_ + "> ");
+        auto line = console_.read_line(shown_user_ + "> ");
         switch (line.status) {
             case ReadStatus::line:
                 break;
@@ -377,7 +379,7 @@ void InteractiveSession::cmd_send(std::string_view args) {
         report("Not sent", sent.error());
         return;
     }
-    say("Sent to " + sanitize_for_terminal(sent->to) + ".");
+    say("Sent to " + sanitize_line_for_terminal(sent->to) + ".");
 }
 
 void InteractiveSession::cmd_fetch() {
@@ -444,7 +446,7 @@ void InteractiveSession::show_list_page() {
     std::string out;
     for (const auto& name : page->accounts) {
         if (!out.empty()) out += '\n';
-        out += "  " + sanitize_for_terminal(name);
+        out += "  " + sanitize_line_for_terminal(name);
         if (to_lower_ascii(name) == to_lower_ascii(user_)) out += " (you)";
     }
     if (!out.empty()) say(out);
@@ -453,14 +455,14 @@ void InteractiveSession::show_list_page() {
 }
 
 InteractiveSession::Next InteractiveSession::cmd_delete() {
-    say("Deleting your account discards the messages waiting for you and frees the name " + user_ +
-        ".");
-    auto password = ask_secret("Password for " + user_ + ": ");
+    say("Deleting your account discards the messages waiting for you and frees the name " +
+        shown_user_ + ".");
+    auto password = ask_secret("Password for " + shown_user_ + ": ");
     if (!password) {
         if (!lost_) say("Not deleted.");
         return lost_ ? Next::lost : Next::commands;
     }
-    if (!ask_yes_no("Really delete the account " + user_ + "?", false)) {
+    if (!ask_yes_no("Really delete the account " + shown_user_ + "?", false)) {
         say("Not deleted.");
         return lost_ ? Next::lost : Next::commands;
     }
@@ -470,7 +472,7 @@ InteractiveSession::Next InteractiveSession::cmd_delete() {
         report("Not deleted", deleted.error());
         return lost_ ? Next::lost : Next::commands;
     }
-    say("Account " + user_ + " deleted; you are logged out.");
+    say("Account " + shown_user_ + " deleted; you are logged out.");
     user_.clear();
     list_next_.reset();
     return Next::menu;

@@ -71,7 +71,8 @@ class InteractiveSession final {
     Client& client_;
     Console& console_;
     InteractiveConfig config_;
-    std::string user_;  // canonical name while logged in
+    std::string user_;        // canonical name while logged in, as the server gave it
+    std::string shown_user_;  // the same made safe to print
 
     // Paging state of `list`.
     std::string list_pattern_;

@@ -80,7 +80,7 @@ class ScriptRun {
             if (req_.json) {
                 out_ << "{\"username\":" << json_string(req_.user) << ",\"created\":true}\n";
             } else {
-                out_ << "created account " << req_.user << '\n';
+                out_ << "created account " << sanitize_line_for_terminal(req_.user) << '\n';
             }
             return kExitOk;
         }
@@ -113,7 +113,8 @@ class ScriptRun {
         if (req_.json) {
             out_ << message_json(*sent) << '\n';
         } else {
-            out_ << "sent message " << sent->id << " to " << sent->to << '\n';
+            out_ << "sent message " << sent->id << " to " << sanitize_line_for_terminal(sent->to)
+                 << '\n';
         }
         return kExitOk;
     }
@@ -157,7 +158,7 @@ class ScriptRun {
                 if (req_.json) {
                     out_ << "{\"username\":" << json_string(name) << "}\n";
                 } else {
-                    out_ << name << '\n';
+                    out_ << sanitize_line_for_terminal(name) << '\n';
                 }
             }
             if (!result->next) break;

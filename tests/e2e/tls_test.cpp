@@ -2,11 +2,17 @@
 // self-signed certificate made here with the `openssl` command, our clients verifying it, and
 // clients that must be refused (no TLS, the wrong CA, the wrong name, garbage instead of a
 // handshake, a handshake that never comes) without the server going down.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +27,7 @@
 #include "chat/builtin_transports.hpp"
 #include "chat/chat_service.hpp"
 #include "chat/memory_store.hpp"
+#include "chat/tls_policy.hpp"
 #include "chatd_process.hpp"
 #include "line_socket.hpp"
 
@@ -37,8 +44,10 @@ struct TlsFiles {
         std::string pattern = (std::filesystem::temp_directory_path() / "chat-tls-XXXXXX").string();
         if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
         dir = pattern;
-        make_certificate(cert, key, "server");
-        make_certificate(other_cert, other_key, "other");
+        make_certificate(cert, key, "server", "ec -pkeyopt ec_paramgen_curve:prime256v1");
+        make_certificate(other_cert, other_key, "other",
+                         "ec -pkeyopt ec_paramgen_curve:prime256v1");
+        make_certificate(rsa_cert, rsa_key, "rsa", "rsa:2048");
     }
     ~TlsFiles() {
         std::error_code ignored;
@@ -56,13 +65,17 @@ struct TlsFiles {
 
     std::filesystem::path dir;
     std::string cert, key, other_cert, other_key;
+    // An RSA certificate, which static RSA key exchange and the ECDHE-RSA suites need.
+    std::string rsa_cert, rsa_key;
 
    private:
-    void make_certificate(std::string& cert_path, std::string& key_path, const std::string& name) {
+    void make_certificate(std::string& cert_path, std::string& key_path, const std::string& name,
+                          const std::string& key_type) {
         cert_path = (dir / (name + "-cert.pem")).string();
         key_path = (dir / (name + "-key.pem")).string();
         const std::string command =
-            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+            "openssl req -x509 -newkey " + key_type +
+            " -nodes -days 2 "
             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout '" +
             key_path + "' -out '" + cert_path + "' >/dev/null 2>&1";
         if (std::system(command.c_str()) != 0) {
@@ -96,10 +109,11 @@ struct Inbox {
 
 // A chatd serving both transports (or JSON only, without gRPC in this build) over TLS.
 struct TlsChatd {
-    explicit TlsChatd(const TlsFiles& files)
+    explicit TlsChatd(const TlsFiles& files) : TlsChatd(files.cert, files.key) {}
+    TlsChatd(const std::string& cert, const std::string& key)
         : has_grpc(builtin_transports().find("grpc") != nullptr),
           server({"--transport", has_grpc ? "json,grpc" : "json", "--grpc-port", "0", "--tls-cert",
-                  files.cert, "--tls-key", files.key}) {
+                  cert, "--tls-key", key}) {
         if (has_grpc) {
             auto port = server.process.wait_port("grpc");
             if (!port) throw std::runtime_error("no grpc port; log:\n" + server.process.log());
@@ -144,6 +158,136 @@ void check_serving(const TlsChatd& chatd, const TlsFiles& files, std::string_vie
     REQUIRE(hello.ok());
     CHECK(hello->version == 1);
     client->close();
+}
+
+// A TLS handshake with OpenSSL's client, as a foreign client would make it: offers only
+// `version` and, for TLS 1.2, the suites of `ciphers` in that order (h2 by ALPN, which gRPC
+// wants). Returns the suite the server chose, or "refused" when the handshake failed.
+std::string handshake(std::uint16_t port, int version, const std::string& ciphers) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                          SSL_CTX_free);
+    REQUIRE(ctx);
+    SSL_CTX_set_min_proto_version(ctx.get(), version);
+    SSL_CTX_set_max_proto_version(ctx.get(), version);
+    SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+    if (version == TLS1_3_VERSION) {
+        REQUIRE(SSL_CTX_set_ciphersuites(ctx.get(), ciphers.c_str()) == 1);
+    } else {
+        // SECLEVEL 0 so that the client itself does not refuse what the server must refuse.
+        REQUIRE(SSL_CTX_set_cipher_list(ctx.get(), (ciphers + ":@SECLEVEL=0").c_str()) == 1);
+    }
+    static const unsigned char alpn[] = {2, 'h', '2'};
+    SSL_CTX_set_alpn_protos(ctx.get(), alpn, sizeof alpn);
+
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    timeval timeout{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    SSL* ssl = SSL_new(ctx.get());
+    SSL_set_fd(ssl, fd);
+    std::string chosen = "refused";
+    if (SSL_connect(ssl) == 1) {
+        chosen = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+        SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    ::close(fd);
+    return chosen;
+}
+
+TEST_CASE("The shared TLS policy narrows an operator's cipher list and never widens it") {
+    using tls_policy::allowed_tls12_ciphers;
+    const std::string all(tls_policy::kTls12Ciphers);
+    CHECK(allowed_tls12_ciphers("") == all);
+    CHECK(allowed_tls12_ciphers("AES128-SHA:DES-CBC3-SHA") == all);
+    CHECK(allowed_tls12_ciphers(
+              "ECDHE-RSA-CHACHA20-POLY1305:AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256") ==
+          "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256");
+}
+
+TEST_CASE("Both TLS ports allow only the policy's cipher suites, in the server's order") {
+    TlsFiles files;
+    TlsChatd chatd(files.rsa_cert, files.rsa_key);
+    for (const auto& transport : served(chatd)) {
+        INFO("transport " << transport);
+        const auto port = chatd.port_of(transport);
+        // Static RSA key exchange with CBC and SHA-1, and CBC even with ECDHE: refused.
+        CHECK(handshake(port, TLS1_2_VERSION, "AES128-SHA") == "refused");
+        CHECK(handshake(port, TLS1_2_VERSION, "AES256-GCM-SHA384") == "refused");
+        CHECK(handshake(port, TLS1_2_VERSION, "ECDHE-RSA-AES128-SHA") == "refused");
+        // TLS 1.1 is refused whatever the suite.
+        CHECK(handshake(port, TLS1_1_VERSION, "ALL") == "refused");
+        // A suite of the policy is accepted.
+        CHECK(handshake(port, TLS1_2_VERSION, "ECDHE-RSA-AES128-GCM-SHA256") ==
+              "ECDHE-RSA-AES128-GCM-SHA256");
+        CHECK(handshake(port, TLS1_2_VERSION, "ECDHE-RSA-AES256-GCM-SHA384") ==
+              "ECDHE-RSA-AES256-GCM-SHA384");
+        // ChaCha20 is in the policy (gRPC's own default list lacks it for TLS 1.2).
+        CHECK(handshake(port, TLS1_2_VERSION, "ECDHE-RSA-CHACHA20-POLY1305") ==
+              "ECDHE-RSA-CHACHA20-POLY1305");
+        // The client's first choice is ChaCha20; the server's order puts AES-128-GCM first.
+        // gRPC 1.51 offers no way to make its server prefer its own order: there the client's
+        // order decides, among the policy's suites only.
+        const auto chosen = handshake(port, TLS1_2_VERSION,
+                                      "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256");
+        if (transport == "json") {
+            CHECK(chosen == "ECDHE-RSA-AES128-GCM-SHA256");
+        } else {
+            CHECK(chosen != "refused");
+        }
+        // TLS 1.3 with its AES-GCM and ChaCha20 suites.
+        CHECK(handshake(port, TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256") ==
+              "TLS_CHACHA20_POLY1305_SHA256");
+        CHECK(handshake(port, TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384") ==
+              "TLS_AES_256_GCM_SHA384");
+        auto client = make_client(transport, tls_config(port, files.rsa_cert));
+        REQUIRE(client->connect().ok());
+        CHECK(client->hello(1).ok());
+        client->close();
+    }
+    CHECK(chatd.server.stop() == 0);
+}
+
+TEST_CASE("The ECDSA certificate is served with the policy's ECDSA suites") {
+    TlsFiles files;
+    TlsChatd chatd(files);
+    for (const auto& transport : served(chatd)) {
+        INFO("transport " << transport);
+        const auto port = chatd.port_of(transport);
+        CHECK(handshake(port, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA") == "refused");
+        CHECK(handshake(port, TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384") ==
+              "ECDHE-ECDSA-AES256-GCM-SHA384");
+        CHECK(handshake(port, TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305") ==
+              "ECDHE-ECDSA-CHACHA20-POLY1305");
+        if (transport == "json") {
+            CHECK(handshake(port, TLS1_2_VERSION,
+                            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                            "ECDHE-ECDSA-AES128-GCM-SHA256") == "ECDHE-ECDSA-AES128-GCM-SHA256");
+        }
+    }
+    CHECK(chatd.server.stop() == 0);
+}
+
+TEST_CASE("An operator's GRPC_SSL_CIPHER_SUITES can narrow the gRPC suites but not widen them") {
+    if (builtin_transports().find("grpc") == nullptr) return;
+    TlsFiles files;
+    ChatdProcess chatd({"--store", "memory", "--transport", "grpc", "--grpc-port", "0",
+                        "--tls-cert", files.rsa_cert, "--tls-key", files.rsa_key},
+                       {"GRPC_SSL_CIPHER_SUITES=AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384"});
+    const auto port = chatd.wait_port("grpc");
+    REQUIRE(port);
+    CHECK(handshake(*port, TLS1_2_VERSION, "AES128-SHA") == "refused");
+    CHECK(handshake(*port, TLS1_2_VERSION, "ECDHE-RSA-AES128-GCM-SHA256") == "refused");
+    CHECK(handshake(*port, TLS1_2_VERSION, "ECDHE-RSA-AES256-GCM-SHA384") ==
+          "ECDHE-RSA-AES256-GCM-SHA384");
+    CHECK_THAT(chatd.log(), Catch::Contains("GRPC_SSL_CIPHER_SUITES narrowed"));
+    CHECK(chatd.stop(SIGTERM) == 0);
 }
 
 TEST_CASE("TLS chatd carries messages between JSON and gRPC clients that verify it") {

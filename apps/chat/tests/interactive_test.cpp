@@ -73,6 +73,22 @@ TEST_CASE("interactive create account logs in and sends", "[interactive]") {
     CHECK(client.has_account("alice"));
 }
 
+TEST_CASE("interactive sanitises the names the server sends", "[interactive]") {
+    FakeClient client;
+    client.add_account("bo\u202Eb", "pw");
+    client.add_account("eve\x1b[2J", "pw");
+    client.add_account("eve\u200Bx", "pw");
+    Driver d(client);
+    d.type("2\nbo\u202Eb\npw\nlist eve*\nsend eve\u200Bx hi\nquit\n");
+    CHECK(d.finish() == kExitOk);
+    CHECK(contains(d.seen(), "Logged in as bo<U+202E>b."));
+    CHECK(contains(d.seen(), "  eve^[[2J\n  eve<U+200B>x"));
+    CHECK(contains(d.seen(), "Sent to eve<U+200B>x."));
+    CHECK(!contains(d.seen(), "\u202E"));
+    CHECK(!contains(d.seen(), "\u200B"));
+    CHECK(!contains(d.seen(), "\x1b"));
+}
+
 TEST_CASE("interactive login reports unread and fetch shows then acks", "[interactive]") {
     FakeClient client;
     client.add_account("alice", "pw");

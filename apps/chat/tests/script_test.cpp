@@ -110,6 +110,48 @@ TEST_CASE("script list walks every page", "[script]") {
     CHECK(r.out == "{\"username\":\"bob\"}\n");
 }
 
+TEST_CASE("script sanitises the names and messages the server sends", "[script]") {
+    FakeClient client;
+    client.add_account("bob", "pw");
+    // Names as a hostile server could send them: an escape sequence, a bidi override, a
+    // zero-width space, a line break that would fake another line of output.
+    client.add_account("b\x1b[2Jad", "pw");
+    client.add_account("bo\u202Eb", "pw");
+    client.add_account("bo\u200Bb", "pw");
+    client.add_account("bo\nalice", "pw");
+    client.add_account("bo\u2028carol", "pw");
+    auto req = as("bob", "pw", ScriptCommand::list);
+    req.pattern = "b*";
+    auto r = run(client, req);
+    CHECK(r.code == kExitOk);
+    CHECK(r.out == "b^[[2Jad\nbo^Jalice\nbob\nbo<U+200B>b\nbo<U+2028>carol\nbo<U+202E>b\n");
+    CHECK(r.out.find('\x1b') == std::string::npos);
+    CHECK(r.out.find("\u202E") == std::string::npos);
+    CHECK(r.out.find("\u200B") == std::string::npos);
+    CHECK(r.out.find("\u2028") == std::string::npos);
+    req.json = true;
+    r = run(client, req);
+    CHECK(r.out.find("{\"username\":\"b\\u001b[2Jad\"}\n") != std::string::npos);
+    CHECK(r.out.find("{\"username\":\"bo\\u202eb\"}\n") != std::string::npos);
+    CHECK(r.out.find("{\"username\":\"bo\\u2028carol\"}\n") != std::string::npos);
+
+    auto send = as("bob", "pw", ScriptCommand::send);
+    send.to = "bo\u202Eb";
+    send.body = "hi";
+    r = run(client, send);
+    CHECK(r.code == kExitOk);
+    CHECK(r.out == "sent message 1 to bo<U+202E>b\n");
+
+    client.queue_message("bo\u202Eb\x1b]0;title\x07", "bob", "look \u2066here\u2069\u2029next");
+    auto fetch = as("bob", "pw", ScriptCommand::fetch);
+    r = run(client, fetch);
+    CHECK(r.code == kExitOk);
+    CHECK(r.out.find("] bo<U+202E>b^[]0;title^G: look <U+2066>here<U+2069>\n") !=
+          std::string::npos);
+    CHECK(r.out.find('\x1b') == std::string::npos);
+    CHECK(r.out.find("\u202E") == std::string::npos);
+}
+
 TEST_CASE("script bad credentials exit 1 and connect failure exit 3", "[script]") {
     FakeClient client;
     client.add_account("alice", "pw");

@@ -2,12 +2,17 @@
 #include "tls_files.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "chat/log.hpp"
+#include "chat/tls_policy.hpp"
 
 namespace chat::grpc_transport {
 
@@ -30,6 +35,30 @@ std::string read_pem(const std::string& path, const char* what, std::string_view
     return text;
 }
 
+// gRPC takes its TLS 1.2 suites only from GRPC_SSL_CIPHER_SUITES, read once when the first
+// TLS credentials are put to use; it already asks for TLS 1.2 or later and uses OpenSSL's
+// TLS 1.3 suites (those of the policy). Setting the variable before any credentials exist
+// applies the shared policy; a value the operator set may narrow it, never widen it. (gRPC 1.51
+// has no setting for the server's order of preference: its server takes the client's order,
+// among these suites only.)
+void apply_cipher_policy() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        constexpr const char* kVariable = "GRPC_SSL_CIPHER_SUITES";
+        const char* requested = std::getenv(kVariable);
+        const std::string allowed =
+            tls_policy::allowed_tls12_ciphers(requested != nullptr ? requested : "");
+        if (requested != nullptr && allowed != requested) {
+            log::write(log::Level::warn, "grpc",
+                       "GRPC_SSL_CIPHER_SUITES narrowed to the TLS policy",
+                       log::Fields().add("requested", requested).add("using", allowed).str());
+        }
+        if (::setenv(kVariable, allowed.c_str(), 1) != 0) {
+            throw std::runtime_error("cannot set GRPC_SSL_CIPHER_SUITES for the TLS policy");
+        }
+    });
+}
+
 constexpr std::string_view kCertificateArmour = "CERTIFICATE-----";
 constexpr std::string_view kKeyArmour = "PRIVATE KEY-----";
 
@@ -44,6 +73,7 @@ std::shared_ptr<grpc::ServerCredentials> make_server_tls_credentials(const Serve
         throw std::runtime_error(
             "TLS needs both a certificate file and a key file (only one was given)");
     }
+    apply_cipher_policy();
     grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
     grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
     pair.cert_chain = read_pem(config.tls_cert_file, "TLS certificate file", kCertificateArmour);
@@ -53,6 +83,7 @@ std::shared_ptr<grpc::ServerCredentials> make_server_tls_credentials(const Serve
 }
 
 std::shared_ptr<grpc::ChannelCredentials> make_client_tls_credentials(const ClientConfig& config) {
+    apply_cipher_policy();
     grpc::SslCredentialsOptions options;
     if (!config.tls_ca_file.empty()) {
         options.pem_root_certs = read_pem(config.tls_ca_file, "TLS CA file", kCertificateArmour);

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "chat/tls_policy.hpp"
+
 namespace chat::json_transport {
 
 namespace {
@@ -23,12 +25,21 @@ void require_readable(const std::string& path, const char* what) {
     }
 }
 
-// Old protocol versions are refused on both sides.
-void restrict_versions(ssl::context& context) {
+// The shared policy (chat/tls_policy.hpp) on both sides: old protocol versions, weak cipher
+// suites and renegotiation are refused.
+void apply_policy(ssl::context& context) {
     context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                         ssl::context::no_compression);
-    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+    SSL_CTX* handle = context.native_handle();
+    SSL_CTX_set_min_proto_version(handle, TLS1_2_VERSION);
+    SSL_CTX_set_options(handle, SSL_OP_NO_RENEGOTIATION);
+    const std::string tls12(tls_policy::kTls12Ciphers);
+    const std::string tls13(tls_policy::kTls13Ciphersuites);
+    if (SSL_CTX_set_cipher_list(handle, tls12.c_str()) != 1 ||
+        SSL_CTX_set_ciphersuites(handle, tls13.c_str()) != 1) {
+        throw std::runtime_error("this OpenSSL supports none of the allowed TLS cipher suites");
+    }
 }
 
 }  // namespace
@@ -42,8 +53,10 @@ std::unique_ptr<ssl::context> make_server_tls_context(const ServerConfig& config
     require_readable(config.tls_cert_file, "TLS certificate file");
     require_readable(config.tls_key_file, "TLS key file");
     auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
-    restrict_versions(*context);
+    apply_policy(*context);
+    // The server's order of the suites wins, so a client cannot steer it to a weaker one.
     context->set_options(ssl::context::single_dh_use);
+    SSL_CTX_set_options(context->native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
     boost::system::error_code ec;
     context->use_certificate_chain_file(config.tls_cert_file, ec);
     if (ec) {
@@ -66,7 +79,7 @@ std::unique_ptr<ssl::context> make_server_tls_context(const ServerConfig& config
 
 std::unique_ptr<ssl::context> make_client_tls_context(const ClientConfig& config) {
     auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
-    restrict_versions(*context);
+    apply_policy(*context);
     boost::system::error_code ec;
     if (config.tls_ca_file.empty()) {
         context->set_default_verify_paths(ec);
