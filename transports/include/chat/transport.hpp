@@ -19,6 +19,7 @@
 #include "chat/chat_service.hpp"
 #include "chat/error.hpp"
 #include "chat/limits.hpp"
+#include "chat/outbound_budget.hpp"
 #include "chat/types.hpp"
 
 namespace chat {
@@ -34,6 +35,10 @@ struct ServerConfig {
     std::string tls_key_file{};
     // A TLS connection that has not completed its handshake by then is closed.
     std::chrono::milliseconds tls_handshake_timeout{10000};
+    // The process-wide bound on bytes waiting to go out, shared by every transport given the
+    // same one (chatd gives all its transports one). Null: the transport makes its own from
+    // Limits::max_outbound_memory.
+    std::shared_ptr<OutboundBudget> outbound_budget{};
 };
 
 // Thread use: start() and stop() from one controlling thread; local_port() from any thread
