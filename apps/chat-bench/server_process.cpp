@@ -70,6 +70,8 @@ ServerProcess::ServerProcess(SpawnOptions options) : options_(std::move(options)
                                      "0",
                                      "--max-connections",
                                      std::to_string(options_.max_connections),
+                                     "--max-connections-per-address",
+                                     "0",
                                      "--log-level",
                                      "info"};
     if (options_.store == "sqlite") {

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -37,6 +38,15 @@ struct Options {
     std::string sync = "normal";
     std::size_t max_frame = chat::Limits{}.max_frame;
     std::size_t max_connections = chat::Limits{}.max_connections;
+    std::size_t max_connections_per_address = chat::Limits{}.max_connections_per_address;
+    std::size_t max_outbound_memory = chat::Limits{}.max_outbound_memory;
+    std::size_t max_outbound_bytes = chat::Limits{}.max_outbound_bytes;
+    std::size_t max_fetch_bytes = chat::Limits{}.max_fetch_bytes;
+    unsigned write_stall_timeout_s = static_cast<unsigned>(
+        std::chrono::duration_cast<std::chrono::seconds>(chat::Limits{}.write_stall_timeout)
+            .count());
+    std::size_t hash_jobs_per_connection = chat::ServiceConfig{}.hash_jobs_per_connection;
+    std::size_t hash_jobs_per_address = chat::ServiceConfig{}.hash_jobs_per_address;
     double rate_limit = chat::Limits{}.rate_limit;
     unsigned threads = 0;
     unsigned hash_threads = chat::ServiceConfig{}.hash_threads;
@@ -100,13 +110,49 @@ void add_flags(CLI::App& app, Options& o) {
                    "Connections served at once; more get server_busy")
         ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
         ->envname("CHATD_MAX_CONNECTIONS");
+    app.add_option("--max-connections-per-address", o.max_connections_per_address,
+                   "Connections served at once from one peer address, per transport; more get "
+                   "server_busy (0: no limit)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}))
+        ->envname("CHATD_MAX_CONNECTIONS_PER_ADDRESS");
+    app.add_option("--max-outbound-memory", o.max_outbound_memory,
+                   "Bytes waiting to go out on all connections together; beyond it the "
+                   "connection holding more than 64 KiB that adds to it is dropped (0: no limit)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 40))
+        ->envname("CHATD_MAX_OUTBOUND_MEMORY");
+    app.add_option("--max-outbound-bytes", o.max_outbound_bytes,
+                   "Bytes of pushes waiting to go out on one connection before it is dropped as "
+                   "a slow reader")
+        ->check(CLI::Range(std::size_t{64} * 1024, std::size_t{1} << 32))
+        ->envname("CHATD_MAX_OUTBOUND_BYTES");
+    app.add_option("--max-fetch-bytes", o.max_fetch_bytes,
+                   "Bytes of message text in one fetch page (at least one message); the rest is "
+                   "counted in 'remaining'")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{64} * 1024 * 1024))
+        ->envname("CHATD_MAX_FETCH_BYTES");
+    app.add_option("--write-stall-timeout", o.write_stall_timeout_s,
+                   "Seconds a write to a connection may make no progress before the connection "
+                   "is closed (its unacknowledged messages stay queued; 0: never)")
+        ->check(CLI::Range(0u, 86400u))
+        ->envname("CHATD_WRITE_STALL_TIMEOUT");
+    app.add_option("--hash-jobs-per-connection", o.hash_jobs_per_connection,
+                   "Password checks (login, create, delete) in flight per connection; more get "
+                   "server_busy (0: no limit)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{100000}))
+        ->envname("CHATD_HASH_JOBS_PER_CONNECTION");
+    app.add_option("--hash-jobs-per-address", o.hash_jobs_per_address,
+                   "Password checks in flight per peer address; more get server_busy (0: no "
+                   "limit)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{100000}))
+        ->envname("CHATD_HASH_JOBS_PER_ADDRESS");
     app.add_option("--rate-limit", o.rate_limit,
                    "Requests per second per connection, burst twice that (0: no limit)")
         ->check(CLI::Range(0.0, 1e9))
         ->envname("CHATD_RATE_LIMIT");
     app.add_option("--login-failures", o.login_failures,
-                   "Failed logins in a row an account, or a connection, may have before logins "
-                   "are refused for a while (1 s, doubling up to 60 s; 0: no limit)")
+                   "Failed password checks in a row an account name may have from one peer "
+                   "address (or a connection from any name) before its attempts are refused for "
+                   "a while (1 s, doubling up to 60 s; 0: no limit)")
         ->check(CLI::Range(0u, 1000000u))
         ->envname("CHATD_LOGIN_FAILURES");
     app.add_option("--threads", o.threads, "I/O threads per transport (0: one per CPU)")
@@ -197,6 +243,13 @@ int run(const Options& o, sigset_t& stop_signals) {
     config.limits.max_connections = o.max_connections;
     config.limits.rate_limit = o.rate_limit;
     config.limits.rate_burst = 2 * o.rate_limit;
+    config.limits.max_connections_per_address = o.max_connections_per_address;
+    config.limits.max_outbound_memory = o.max_outbound_memory;
+    config.limits.max_outbound_bytes = o.max_outbound_bytes;
+    config.limits.max_fetch_bytes = o.max_fetch_bytes;
+    config.limits.write_stall_timeout = std::chrono::seconds(o.write_stall_timeout_s);
+    config.hash_jobs_per_connection = o.hash_jobs_per_connection;
+    config.hash_jobs_per_address = o.hash_jobs_per_address;
     config.hash_threads = o.hash_threads;
     config.login_free_failures = o.login_failures;
     config.login_free_failures_per_connection = o.login_failures;
@@ -207,8 +260,11 @@ int run(const Options& o, sigset_t& stop_signals) {
         for (auto it = servers.rbegin(); it != servers.rend(); ++it) (*it)->stop();
         servers.clear();
     };
+    // One outbound budget for every transport: the bound is the process's.
+    auto outbound_budget = std::make_shared<chat::OutboundBudget>(o.max_outbound_memory);
     for (const auto* info : chosen) {
         chat::ServerConfig server_config;
+        server_config.outbound_budget = outbound_budget;
         server_config.listen = o.listen;
         server_config.port = port_for(o, *info);
         server_config.threads = o.threads;

@@ -648,7 +648,7 @@ void create_accounts_after_flood(std::uint16_t port) {
 TEST_CASE("json bad input: 1000 connections at once are all served under the limit",
           "[hardening][json][bad_input][load]") {
     REQUIRE(raise_descriptor_limit(4096) >= 2200);
-    RunningChatd chatd({"--max-connections", "1100"});
+    RunningChatd chatd({"--max-connections", "1100", "--max-connections-per-address", "0"});
     {
         Flood flood(chatd.port, 1000);
         CHECK(flood.served == 1000);
@@ -663,7 +663,7 @@ TEST_CASE("json bad input: 1000 connections at once are all served under the lim
 TEST_CASE("json bad input: 1000 connections at once over the limit get server_busy",
           "[hardening][json][bad_input][load]") {
     REQUIRE(raise_descriptor_limit(4096) >= 2200);
-    RunningChatd chatd({"--max-connections", "300"});
+    RunningChatd chatd({"--max-connections", "300", "--max-connections-per-address", "0"});
     {
         Flood flood(chatd.port, 1000);
         CHECK(flood.served == 300);

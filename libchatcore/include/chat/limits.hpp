@@ -20,8 +20,10 @@ struct Limits {
     static constexpr int kProtocolVersion = 1;
 
     // Operator-tunable protection (chatd flags).
-    std::size_t max_frame = 64 * 1024;                 // bytes per JSON frame / gRPC message
-    std::size_t max_connections = 10000;               // then `server_busy`
+    std::size_t max_frame = 64 * 1024;    // bytes per JSON frame / gRPC message
+    std::size_t max_connections = 10000;  // then `server_busy`
+    // Connections at once from one peer address (per transport); 0 = no limit.
+    std::size_t max_connections_per_address = 256;
     double rate_limit = 200;                           // requests/s per connection; 0 = off
     double rate_burst = 400;                           // bucket size
     std::chrono::milliseconds login_timeout{30000};    // close connections that never log in

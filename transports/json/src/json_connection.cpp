@@ -87,10 +87,15 @@ void ServerCore::end_inflight() {
     changed.notify_all();
 }
 
-void ServerCore::unregister(std::uint64_t id, bool counted) {
+void ServerCore::unregister(std::uint64_t id, bool counted, const std::string& address) {
     std::lock_guard lock(mutex);
     connections.erase(id);
-    if (counted) --live;
+    if (counted) {
+        --live;
+        if (auto it = per_address.find(address); it != per_address.end() && --it->second == 0) {
+            per_address.erase(it);
+        }
+    }
     changed.notify_all();
 }
 
@@ -161,18 +166,22 @@ void ConnectionSink::detach() {
 // ---------------------------------------------------------------------------------------------
 // Connection: start and stop
 
-Connection::Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, bool reject_busy)
+Connection::Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, bool reject_busy,
+                       bool peer_full)
     : keep_core_(core.shared_from_this()),
       core_(core),
       socket_(std::move(socket)),
       strand_(asio::make_strand(core.ioc)),
       login_timer_(strand_),
       linger_timer_(strand_),
+      stall_timer_(strand_),
       id_(id),
       reject_busy_(reject_busy),
+      peer_full_(peer_full),
       peer_(endpoint_text(socket_)),
       peer_address_(address_text(socket_)),
       framer_(core.limits.max_frame),
+      share_(core.outbound_budget, core.limits.max_outbound_floor),
       tokens_(core.limits.rate_burst),
       last_refill_(std::chrono::steady_clock::now()) {
     if (core.tls) tls_ = std::make_unique<TlsStream>(socket_, *core.tls);
@@ -184,10 +193,17 @@ void Connection::start() {
         if (self->tls_ && !self->tls_->established) return self->start_tls_handshake();
         if (self->reject_busy_) {
             log::write(log::Level::warn, kComponent, "connection refused",
-                       log::Fields().add("peer", self->peer_).add("reason", "server_busy").str());
-            self->enqueue(error_frame(nullptr, make_error(Errc::server_busy,
-                                                          "too many connections; try later")),
-                          false);
+                       log::Fields()
+                           .add("peer", self->peer_)
+                           .add("reason", self->peer_full_ ? "per_address" : "server_busy")
+                           .str());
+            self->enqueue(
+                error_frame(nullptr,
+                            make_error(Errc::server_busy,
+                                       self->peer_full_
+                                           ? "too many connections from your address; try later"
+                                           : "too many connections; try later")),
+                false);
             self->begin_drain(nullptr);
             return;
         }
@@ -262,6 +278,7 @@ void Connection::close(const char* reason) {
     boost::system::error_code ec;
     login_timer_.cancel();
     linger_timer_.cancel();
+    stall_timer_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     backlog_.clear();
@@ -269,8 +286,9 @@ void Connection::close(const char* reason) {
     slots_.clear();
     slot_head_ = 0;
     std::string().swap(pending_);
+    share_.clear();
     // Unregister first: once the line is logged, the slot is free for a new connection.
-    core_.unregister(id_, !reject_busy_);
+    core_.unregister(id_, !reject_busy_, peer_address_);
     if (!reject_busy_) {
         log::Fields fields;
         fields.add("conn", id_).add("peer", peer_);
@@ -533,6 +551,7 @@ void Connection::complete(Slot& slot) {
     // Replies leave in request order: everything ready at the front goes now.
     while (slot_head_ < slots_.size() && slots_[slot_head_].ready) {
         enqueue(slots_[slot_head_].frame, false);
+        if (closed_) return;  // dropped as a slow reader: the slots are gone
         std::string().swap(slots_[slot_head_].frame);
         ++slot_head_;
         ++head_seq_;
@@ -542,7 +561,10 @@ void Connection::complete(Slot& slot) {
         if (!held_.empty()) {
             auto held = std::move(held_);
             held_.clear();
-            for (auto& frame : held) enqueue(frame, true);
+            for (auto& frame : held) {
+                enqueue(frame, true);
+                if (closed_) return;
+            }
         }
     }
     if (!in_pump_) pump();
@@ -572,12 +594,15 @@ void Connection::enqueue(std::string_view frame, bool is_push) {
         // request is answered while the outbound buffer is over the limit.
         if (pending_push_bytes_ + writing_push_bytes_ + frame.size() >
             core_.limits.max_outbound_bytes) {
-            log::write(log::Level::warn, kComponent, "slow reader dropped",
-                       log::Fields().add("conn", id_).add("peer", peer_).str());
-            close("outbound queue full");
+            drop_slow_reader("outbound queue full");
             return;
         }
         pending_push_bytes_ += frame.size();
+    }
+    // Replies and pushes alike count against the process-wide budget.
+    if (!share_.grow(frame.size())) {
+        drop_slow_reader("outbound memory budget spent");
+        return;
     }
     pending_.append(frame);
     schedule_write();
@@ -602,6 +627,8 @@ void Connection::start_write() {
     writing_push_bytes_ = pending_push_bytes_;
     pending_push_bytes_ = 0;
     write_in_flight_ = true;
+    write_started_ = std::chrono::steady_clock::now();
+    arm_stall_timer();
     auto on_done = asio::bind_executor(
         strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
             self->on_written(ec);
@@ -620,6 +647,7 @@ void Connection::on_written(const boost::system::error_code& ec) {
         close(ec == asio::error::operation_aborted ? nullptr : "write failed");
         return;
     }
+    share_.shrink(writing_.size());
     if (writing_.capacity() > kKeepWriteCapacity) {
         std::string().swap(writing_);
     } else {
@@ -636,6 +664,37 @@ void Connection::on_written(const boost::system::error_code& ec) {
         return;
     }
     pump();  // a request may have been waiting for the outbound buffer to drain
+}
+
+void Connection::arm_stall_timer() {
+    const auto timeout = core_.limits.write_stall_timeout;
+    if (stall_armed_ || timeout.count() <= 0 || closed_) return;
+    stall_armed_ = true;
+    stall_timer_.expires_at(write_started_ + timeout);
+    stall_timer_.async_wait(
+        asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
+            self->stall_armed_ = false;
+            if (ec || self->closed_ || !self->write_in_flight_) return;
+            const auto limit = self->core_.limits.write_stall_timeout;
+            if (std::chrono::steady_clock::now() - self->write_started_ >= limit) {
+                // The peer has not taken a byte's worth of progress for that long: it is not
+                // reading. Its unacknowledged messages stay queued for a later fetch.
+                self->drop_slow_reader("write stalled");
+                return;
+            }
+            self->arm_stall_timer();  // a later write is in flight: time that one
+        }));
+}
+
+void Connection::drop_slow_reader(const char* why) {
+    log::write(log::Level::warn, kComponent, "slow reader dropped",
+               log::Fields()
+                   .add("conn", id_)
+                   .add("peer", peer_)
+                   .add("reason", '"' + std::string(why) + '"')
+                   .add("outbound_bytes", outbound_bytes())
+                   .str());
+    close(why);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -693,9 +752,7 @@ void Connection::on_sink_drain(const std::shared_ptr<ConnectionSink>& sink) {
     }
     if (batch.overflow) {
         push_batch_.clear();
-        log::write(log::Level::warn, kComponent, "slow reader dropped",
-                   log::Fields().add("conn", id_).add("peer", peer_).str());
-        close("outbound queue full");
+        drop_slow_reader("outbound queue full");
         return;
     }
     if (batch.ends_session) {

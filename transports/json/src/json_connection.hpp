@@ -36,6 +36,7 @@
 
 #include "chat/chat_service.hpp"
 #include "chat/limits.hpp"
+#include "chat/outbound_budget.hpp"
 #include "chat/sink.hpp"
 #include "codec.hpp"
 #include "line_framer.hpp"
@@ -54,10 +55,12 @@ class Connection;
 // Thread use: the mutex guards `connections`, `stopping`, `inflight`; the rest is immutable
 // after construction or atomic.
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
-    ServerCore(ChatService& svc, Limits lim) : service(svc), limits(lim) {}
+    ServerCore(ChatService& svc, Limits lim, std::shared_ptr<OutboundBudget> budget = nullptr)
+        : service(svc), limits(lim), outbound_budget(std::move(budget)) {}
 
     ChatService& service;
     const Limits limits;
+    const std::shared_ptr<OutboundBudget> outbound_budget;  // every connection's bytes to send
     asio::io_context ioc;
     // TLS: set by the server before it accepts anything, then read-only. Null: plain TCP.
     std::unique_ptr<ssl::context> tls;
@@ -68,12 +71,13 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
     std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
     std::size_t inflight = 0;  // core calls whose completion has not yet been posted
     std::size_t live = 0;      // connections counted against Limits::max_connections
+    std::unordered_map<std::string, std::size_t> per_address;  // counted connections by address
     bool stopping = false;
     std::uint64_t next_connection_id = 1;
 
     void begin_inflight();
     void end_inflight();
-    void unregister(std::uint64_t id, bool counted);
+    void unregister(std::uint64_t id, bool counted, const std::string& address);
 };
 
 // The Sink of one session on one connection. deliver() encodes the push once, straight into an
@@ -116,8 +120,10 @@ struct EncodedFields {
 
 class Connection final : public std::enable_shared_from_this<Connection> {
    public:
-    // `reject_busy`: the server is full; this connection only gets a server_busy line.
-    Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, bool reject_busy);
+    // `reject_busy`: the server is full (or, with `peer_full`, full for this peer address); this
+    // connection only gets a server_busy line.
+    Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, bool reject_busy,
+               bool peer_full = false);
 
     // Any thread: begin serving.
     void start();
@@ -197,6 +203,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     void schedule_write();
     void start_write();
     void on_written(const boost::system::error_code& ec);
+    void arm_stall_timer();
+    void drop_slow_reader(const char* why);
     std::size_t outbound_bytes() const noexcept { return pending_.size() + writing_.size(); }
 
     // Closing.
@@ -225,8 +233,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     Strand strand_;
     asio::steady_timer login_timer_;
     asio::steady_timer linger_timer_;
+    asio::steady_timer stall_timer_;  // a write that does not finish in time closes the connection
     const std::uint64_t id_;
     const bool reject_busy_;
+    const bool peer_full_;
     std::string peer_;          // address:port, for the log
     std::string peer_address_;  // address only
 
@@ -253,6 +263,9 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     std::size_t writing_push_bytes_ = 0;
     bool write_in_flight_ = false;
     bool write_scheduled_ = false;  // a handler that starts the write is posted
+    OutboundShare share_;           // pending_ + writing_, against the process-wide budget
+    std::chrono::steady_clock::time_point write_started_{};
+    bool stall_armed_ = false;
 
     // Session.
     std::optional<SessionId> session_;

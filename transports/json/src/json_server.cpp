@@ -23,7 +23,11 @@ class JsonServer final : public ServerTransport {
    public:
     JsonServer(ChatService& service, ServerConfig config)
         : config_(std::move(config)),
-          core_(std::make_shared<ServerCore>(service, service.limits())),
+          core_(std::make_shared<ServerCore>(
+              service, service.limits(),
+              config_.outbound_budget
+                  ? config_.outbound_budget
+                  : std::make_shared<OutboundBudget>(service.limits().max_outbound_memory))),
           acceptor_strand_(asio::make_strand(core_->ioc)),
           acceptor_(acceptor_strand_),
           retry_timer_(acceptor_strand_) {}
@@ -134,11 +138,23 @@ class JsonServer final : public ServerTransport {
         {
             std::lock_guard lock(core_->mutex);
             if (core_->stopping) return;  // the socket closes as it goes out of scope
-            const bool busy = core_->live >= core_->limits.max_connections;
+            boost::system::error_code ec;
+            const auto peer = socket.remote_endpoint(ec);
+            std::string address = ec ? std::string() : peer.address().to_string(ec);
+            const std::size_t per_address_limit = core_->limits.max_connections_per_address;
+            const bool too_many_from_peer = per_address_limit > 0 && !address.empty() &&
+                                            core_->per_address[address] >= per_address_limit;
+            const bool busy = core_->live >= core_->limits.max_connections || too_many_from_peer;
             const std::uint64_t id = core_->next_connection_id++;
-            connection = std::make_shared<Connection>(*core_, std::move(socket), id, busy);
+            connection = std::make_shared<Connection>(*core_, std::move(socket), id, busy,
+                                                      too_many_from_peer);
             core_->connections.emplace(id, connection);
-            if (!busy) ++core_->live;
+            if (!busy) {
+                ++core_->live;
+                ++core_->per_address[address];
+            } else if (core_->per_address[address] == 0) {
+                core_->per_address.erase(address);
+            }
         }
         connection->start();
     }
