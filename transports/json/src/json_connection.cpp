@@ -713,6 +713,12 @@ void Connection::end_login(const Result<LoginResult>& result) {
         if (result.ok()) (void)core_.service.logout(result->session);
         return;
     }
+    if (result.ok() && !sink_) {
+        // The session ended (its account was deleted) before this reply: the held logged_out
+        // event follows the reply, and the connection stays logged out.
+        (void)core_.service.logout(result->session);
+        return;
+    }
     if (result.ok()) {
         session_ = result->session;
         login_timer_.cancel();
