@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "chat/chat_service.hpp"
 #include "chat/grpc/grpc_transport.hpp"
@@ -329,6 +330,58 @@ TEST_CASE("grpc: subscribe without a valid token is not_logged_in", "[grpc][subs
         const auto status = reader->Finish();
         check_error(status, *ctx, Errc::not_logged_in);
         CHECK_FALSE(metadata(ctx->GetServerInitialMetadata(), kSubscribedKey).has_value());
+    }
+}
+
+TEST_CASE("grpc: a session holds at most 8 streams; the 9th is rate_limited, not subscribed",
+          "[grpc][subscribe][limits]") {
+    Fixture f;
+    f.create("bob");
+    const std::string bob = f.login("bob");
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    std::vector<std::unique_ptr<grpc::ClientReader<v1::Event>>> readers;
+    for (int i = 0; i < 8; ++i) {
+        contexts.push_back(context(bob));
+        readers.push_back(f.stub().Subscribe(contexts.back().get(), v1::SubscribeRequest{}));
+        readers.back()->WaitForInitialMetadata();
+        CHECK(metadata(contexts.back()->GetServerInitialMetadata(), kSubscribedKey) ==
+              std::optional<std::string>("1"));
+    }
+    {
+        auto ctx = context(bob);
+        auto reader = f.stub().Subscribe(ctx.get(), v1::SubscribeRequest{});
+        v1::Event event;
+        CHECK_FALSE(reader->Read(&event));
+        check_error(reader->Finish(), *ctx, Errc::rate_limited);
+        CHECK_FALSE(metadata(ctx->GetServerInitialMetadata(), kSubscribedKey).has_value());
+    }
+    // A closed stream frees its place.
+    contexts.front()->TryCancel();
+    v1::Event event;
+    CHECK_FALSE(readers.front()->Read(&event));
+    CHECK(readers.front()->Finish().error_code() == grpc::StatusCode::CANCELLED);
+    // The server notices the cancel asynchronously; a bounded retry awaits it.
+    bool subscribed = false;
+    for (int attempt = 0; attempt < 100 && !subscribed; ++attempt) {
+        contexts.front() = context(bob);
+        readers.front() = f.stub().Subscribe(contexts.front().get(), v1::SubscribeRequest{});
+        readers.front()->WaitForInitialMetadata();
+        subscribed =
+            metadata(contexts.front()->GetServerInitialMetadata(), kSubscribedKey).has_value();
+        if (!subscribed) {
+            CHECK_FALSE(readers.front()->Read(&event));
+            (void)readers.front()->Finish();
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+    CHECK(subscribed);
+    // Fetch replies that were written leave nothing in flight: many in a row all succeed.
+    for (int i = 0; i < 12; ++i) CHECK(f.fetch(bob).ok());
+    for (auto& ctx : contexts) ctx->TryCancel();
+    for (auto& reader : readers) {
+        while (reader->Read(&event)) {
+        }
+        (void)reader->Finish();
     }
 }
 

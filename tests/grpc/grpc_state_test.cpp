@@ -320,6 +320,34 @@ TEST_CASE("tokens: idle tokens expire unless a stream is open", "[grpc][tokens]"
     CHECK(table.size() == 0);
 }
 
+TEST_CASE("tokens: open streams per token are bounded", "[grpc][tokens]") {
+    TokenTable table(0, 0);
+    const std::string a = table.issue(1);
+    const std::string b = table.issue(2);
+    for (int i = 0; i < 8; ++i) CHECK(table.stream_opened(a, 8));
+    CHECK_FALSE(table.stream_opened(a, 8));
+    CHECK(table.stream_opened(b, 8));  // another session has its own bound
+    table.stream_closed(a);
+    CHECK(table.stream_opened(a, 8));
+    CHECK_FALSE(table.stream_opened("unknown", 8));
+    CHECK(table.stream_opened(b, 0));  // 0: no bound
+}
+
+TEST_CASE("tokens: fetches in flight per token are bounded", "[grpc][tokens]") {
+    TokenTable table(0, 0);
+    const std::string a = table.issue(1);
+    const std::string b = table.issue(2);
+    for (int i = 0; i < 4; ++i) CHECK(table.fetch_started(a, 4));
+    CHECK_FALSE(table.fetch_started(a, 4));
+    CHECK(table.fetch_started(b, 4));
+    table.fetch_finished(a);
+    CHECK(table.fetch_started(a, 4));
+    CHECK_FALSE(table.fetch_started(a, 4));
+    for (int i = 0; i < 10; ++i) table.fetch_finished(a);  // never below zero
+    for (int i = 0; i < 4; ++i) CHECK(table.fetch_started(a, 4));
+    CHECK_FALSE(table.fetch_started(a, 4));
+}
+
 TEST_CASE("connection limit: admits up to the maximum and frees closed connections",
           "[grpc][connections]") {
     std::vector<std::string> open = {"a", "b", "c"};

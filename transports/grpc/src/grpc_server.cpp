@@ -45,6 +45,13 @@ namespace {
 constexpr std::string_view kComponent = "grpc";
 // How long stop() lets calls in progress finish before gRPC cancels them.
 constexpr std::chrono::seconds kShutdownGrace{5};
+// Concurrent calls (HTTP/2 streams) one connection may have open.
+constexpr int kMaxConcurrentStreams = 100;
+// Fetch calls of one session whose replies are not yet written: a reply waits in server memory
+// until the client reads it, so a client that does not read could otherwise pile them up.
+constexpr std::size_t kMaxFetchesInFlight = 4;
+// Open Subscribe streams of one session.
+constexpr std::size_t kMaxStreamsPerSession = 8;
 
 void log_failure(std::string_view rpc, const Error& error, const grpc::CallbackServerContext& ctx) {
     const auto level = error.code == Errc::internal ? log::Level::error : log::Level::info;
@@ -311,16 +318,23 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::Event>,
                                                      ServerState::Auth auth) {
         auto self = std::make_shared<SubscribeReactor>(state, ctx, std::move(auth));
         self->self_ = self;
-        ctx->AddInitialMetadata(std::string(kSubscribedKey), "1");
-        state.tokens.stream_opened(self->token_);
-        self->token_counted_ = true;
-        if (!state.add_stream(self, self->session_)) {
-            self->stream_.end(PushStream::End::shutdown, false);
-        } else if (auto attached = state.service.attach_sink(self->session_, self); !attached) {
-            self->refusal_ = attached.error();
+        if (!state.tokens.stream_opened(self->token_, kMaxStreamsPerSession)) {
+            self->refusal_ = make_error(
+                Errc::rate_limited, "too many Subscribe streams open on this session (at most " +
+                                        std::to_string(kMaxStreamsPerSession) + ")");
             self->stream_.end(PushStream::End::refused, false);
         } else {
-            self->attached_ = true;
+            self->token_counted_ = true;
+            if (!state.add_stream(self, self->session_)) {
+                self->stream_.end(PushStream::End::shutdown, false);
+            } else if (auto attached = state.service.attach_sink(self->session_, self); !attached) {
+                self->refusal_ = attached.error();
+                self->stream_.end(PushStream::End::refused, false);
+            } else {
+                self->attached_ = true;
+                // Only a registered stream tells the client that pushes are live.
+                ctx->AddInitialMetadata(std::string(kSubscribedKey), "1");
+            }
         }
         // Sends the initial metadata (the client's signal that pushes are live) or finishes.
         self->pump();
@@ -489,6 +503,22 @@ class RefusedStream final : public grpc::ServerWriteReactor<v1::Event> {
     void OnDone() override { delete this; }
 };
 
+// A Fetch call counted against its session's Fetch calls in flight until its reply is written
+// (or the call ends otherwise).
+class FetchReactor final : public grpc::ServerUnaryReactor {
+   public:
+    FetchReactor(TokenTable& tokens, std::string token)
+        : tokens_(tokens), token_(std::move(token)) {}
+    void OnDone() override {
+        tokens_.fetch_finished(token_);
+        delete this;
+    }
+
+   private:
+    TokenTable& tokens_;
+    const std::string token_;
+};
+
 // The service: one method per RPC, each a row mapping the request onto ChatService.
 class ChatRpc final : public v1::Chat::CallbackService {
    public:
@@ -603,12 +633,21 @@ class ChatRpc final : public v1::Chat::CallbackService {
 
     grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* ctx, const v1::FetchRequest* req,
                                     v1::FetchResponse* resp) override {
-        auto* r = ctx->DefaultReactor();
         auto auth = state_.authenticate(*ctx);
         if (!auth) {
+            auto* r = ctx->DefaultReactor();
             fail(ctx, r, "Fetch", auth.error());
             return r;
         }
+        if (!state_.tokens.fetch_started(auth->token, kMaxFetchesInFlight)) {
+            auto* r = ctx->DefaultReactor();
+            fail(ctx, r, "Fetch",
+                 make_error(Errc::rate_limited,
+                            "too many Fetch calls in flight on this session (at most " +
+                                std::to_string(kMaxFetchesInFlight) + "); read the replies"));
+            return r;
+        }
+        auto* r = new FetchReactor(state_.tokens, std::move(auth->token));
         auto res = state_.service.fetch(auth->session, req->max());
         if (!res) {
             fail(ctx, r, "Fetch", res.error());
@@ -736,6 +775,13 @@ class GrpcServer final : public ServerTransport {
         if (wants_tls(config_) && config_.tls_handshake_timeout.count() > 0) {
             builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
                                        static_cast<int>(config_.tls_handshake_timeout.count()));
+        }
+        builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams);
+        // Bounds the memory gRPC itself takes for calls and the replies waiting to be written.
+        grpc::ResourceQuota quota("chatd");
+        if (const auto bytes = state_->service.limits().max_outbound_memory; bytes != 0) {
+            quota.Resize(bytes);
+            builder.SetResourceQuota(quota);
         }
         builder.RegisterService(rpc_.get());
         builder.SetMaxReceiveMessageSize(static_cast<int>(state_->service.limits().max_frame));
