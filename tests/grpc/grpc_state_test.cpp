@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "chat/outbound_budget.hpp"
 #include "codec.hpp"
 #include "connection_limit.hpp"
 #include "push_stream.hpp"
@@ -95,6 +96,35 @@ TEST_CASE("push stream: a queue over its byte bound ends the stream without the 
     REQUIRE(a.kind == Kind::finish);
     CHECK(a.end == PushStream::End::overflow);
     CHECK(stream.queued() == 0);
+}
+
+TEST_CASE("push stream: queued pushes count against the shared outbound budget",
+          "[grpc][push_stream]") {
+    auto budget = std::make_shared<OutboundBudget>(1000);
+    PushStream slow(1 << 20, budget, 300);
+    PushStream fast(1 << 20, budget, 300);
+    open(slow);
+    open(fast);
+    const std::string body(200, 'x');  // with names and framing, 272 bytes a push
+    for (MessageId id = 1; id <= 3; ++id) slow.deliver(message(id, body));
+    CHECK(budget->used() == 3 * 272);
+    CHECK(slow.queued() == 3);
+    // The budget is spent: the stream over its floor that adds more is the one dropped.
+    slow.deliver(message(4, body));
+    CHECK(budget->used() == 3 * 272);
+    // Within its floor another stream still goes on.
+    fast.deliver(message(5, body));
+    CHECK(budget->used() == 4 * 272);
+    auto a = slow.next();
+    REQUIRE(a.kind == Kind::finish);
+    CHECK(a.end == PushStream::End::overflow);
+    CHECK(budget->used() == 272);
+    REQUIRE(fast.next().kind == Kind::write);
+    CHECK(budget->used() == 0);
+    fast.op_done(true);
+    // A LoggedOut event needs no budget.
+    fast.logged_out(LogoutReason::account_deleted);
+    CHECK(budget->used() == 0);
 }
 
 TEST_CASE("push stream: a cancel during a write finishes once after that write completes",

@@ -229,8 +229,10 @@ thread_local PumpScope* PumpScope::current_ = nullptr;
 
 // What the RPC handlers and stream reactors share. Owned by GrpcServer; outlives every call.
 struct ServerState {
-    explicit ServerState(ChatService& s)
+    ServerState(ChatService& s, std::shared_ptr<OutboundBudget> budget)
         : service(s),
+          outbound(budget ? std::move(budget)
+                          : std::make_shared<OutboundBudget>(s.limits().max_outbound_memory)),
           tokens(s.limits().rate_limit, s.limits().rate_burst),
           connections(
               ConnectionLimit::Options{
@@ -244,6 +246,8 @@ struct ServerState {
           pusher(std::make_shared<WorkerThread>("grpc-pusher")) {}
 
     ChatService& service;
+    // Every push queued on every stream counts here (shared with the other transports).
+    std::shared_ptr<OutboundBudget> outbound;
     TokenTable tokens;
     ConnectionLimit connections;
     std::shared_ptr<WorkerThread> pusher;
@@ -347,7 +351,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::Event>,
           session_(auth.session),
           token_(std::move(auth.token)),
           pusher_(state.pusher),
-          stream_(state.service.limits().max_outbound_bytes) {}
+          stream_(state.service.limits().max_outbound_bytes, state.outbound,
+                  state.service.limits().max_outbound_floor) {}
 
     // Sink: only enqueue; the pusher starts the write.
     void deliver(const Message& message) override {
@@ -744,7 +749,8 @@ class ChatRpc final : public v1::Chat::CallbackService {
 class GrpcServer final : public ServerTransport {
    public:
     GrpcServer(ChatService& service, ServerConfig config)
-        : config_(std::move(config)), state_(std::make_unique<ServerState>(service)) {}
+        : config_(std::move(config)),
+          state_(std::make_unique<ServerState>(service, config_.outbound_budget)) {}
 
     ~GrpcServer() override { stop(); }
 
