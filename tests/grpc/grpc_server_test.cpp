@@ -25,10 +25,10 @@ namespace {
 using namespace std::chrono_literals;
 constexpr auto kTimeout = 10s;
 
-ServiceConfig test_config(const Limits& limits) {
+ServiceConfig test_config(const Limits& limits, bool rate_limited) {
     ServiceConfig config;
     config.limits = limits;
-    config.limits.rate_limit = 0;
+    if (!rate_limited) config.limits.rate_limit = 0;
     config.hash_threads = 1;
     config.pwhash_opslimit = 1;  // libsodium's minimum cost: tests need no real hashing
     config.pwhash_memlimit = 8192;
@@ -53,7 +53,9 @@ std::unique_ptr<grpc::ClientContext> context(const std::string& token = {}) {
 // A server on an in-process core and a raw stub talking to it.
 class Fixture {
    public:
-    explicit Fixture(Limits limits = {}) : service_(store_, test_config(limits)) {
+    // Without `rate_limited`, the request-rate limit is off.
+    explicit Fixture(Limits limits = {}, bool rate_limited = false)
+        : service_(store_, test_config(limits, rate_limited)) {
         server_ = make_server(service_, ServerConfig{.listen = "127.0.0.1", .port = 0});
         server_->start();
         channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->local_port()),
@@ -382,6 +384,42 @@ TEST_CASE("grpc: a session holds at most 8 streams; the 9th is rate_limited, not
         while (reader->Read(&event)) {
         }
         (void)reader->Finish();
+    }
+}
+
+TEST_CASE("grpc: calls without a session are rate limited per peer address",
+          "[grpc][auth][limits]") {
+    Limits limits;
+    limits.rate_limit = 0.001;  // no refill within the test
+    limits.rate_burst = 3;
+    Fixture f(limits, true);
+    for (int i = 0; i < 3; ++i) {
+        auto ctx = context();
+        v1::HelloRequest req;
+        req.set_version(1);
+        v1::HelloResponse resp;
+        CHECK(f.stub().Hello(ctx.get(), req, &resp).ok());
+    }
+    {
+        // The same bucket counts logins, from a new connection of the same address.
+        auto channel =
+            grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(f.server().local_port()),
+                                      grpc::InsecureChannelCredentials(), grpc::ChannelArguments());
+        auto stub = v1::Chat::NewStub(channel);
+        auto ctx = context();
+        v1::LoginRequest req;
+        req.set_username("nobody");
+        req.set_password("guess");
+        v1::LoginResponse resp;
+        const auto status = stub->Login(ctx.get(), req, &resp);
+        check_error(status, *ctx, Errc::rate_limited);
+        CHECK(status.error_message().find("this address") != std::string::npos);
+    }
+    {
+        auto ctx = context("forged");
+        v1::FetchRequest req;
+        v1::FetchResponse resp;
+        check_error(f.stub().Fetch(ctx.get(), req, &resp), *ctx, Errc::rate_limited);
     }
 }
 

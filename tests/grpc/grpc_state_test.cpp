@@ -16,6 +16,7 @@
 #include "chat/outbound_budget.hpp"
 #include "codec.hpp"
 #include "connection_limit.hpp"
+#include "peer_rate.hpp"
 #include "push_stream.hpp"
 #include "token_table.hpp"
 #include "worker_thread.hpp"
@@ -376,6 +377,29 @@ TEST_CASE("tokens: fetches in flight per token are bounded", "[grpc][tokens]") {
     for (int i = 0; i < 10; ++i) table.fetch_finished(a);  // never below zero
     for (int i = 0; i < 4; ++i) CHECK(table.fetch_started(a, 4));
     CHECK_FALSE(table.fetch_started(a, 4));
+}
+
+TEST_CASE("peer rate: each address has its own bucket; rate 0 is off", "[grpc][peer_rate]") {
+    PeerRate rate(2, 3);
+    const auto t0 = PeerRate::Clock::now();
+    for (int i = 0; i < 3; ++i) CHECK(rate.take("10.0.0.1", t0));
+    CHECK_FALSE(rate.take("10.0.0.1", t0));
+    CHECK(rate.take("10.0.0.2", t0));
+    CHECK(rate.take("10.0.0.1", t0 + 500ms));  // one call refilled
+    CHECK_FALSE(rate.take("10.0.0.1", t0 + 500ms));
+    PeerRate off(0, 0);
+    for (int i = 0; i < 1000; ++i) CHECK(off.take("10.0.0.1", t0));
+    CHECK(off.tracked() == 0);
+}
+
+TEST_CASE("peer rate: quiet addresses are forgotten", "[grpc][peer_rate]") {
+    PeerRate rate(10, 10);
+    const auto t0 = PeerRate::Clock::now();
+    for (int i = 0; i < 1000; ++i) CHECK(rate.take("10.0.1." + std::to_string(i), t0));
+    CHECK(rate.tracked() == 1000);
+    // Much later, the next prune finds every earlier bucket full again.
+    for (int i = 0; i < 30; ++i) CHECK(rate.take("10.0.2." + std::to_string(i), t0 + 10s));
+    CHECK(rate.tracked() <= 30);
 }
 
 TEST_CASE("connection limit: admits up to the maximum and frees closed connections",

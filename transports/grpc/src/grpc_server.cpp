@@ -33,6 +33,7 @@
 #include "codec.hpp"
 #include "connection_limit.hpp"
 #include "grpc_runtime.hpp"
+#include "peer_rate.hpp"
 #include "push_stream.hpp"
 #include "tls_files.hpp"
 #include "token_table.hpp"
@@ -234,6 +235,7 @@ struct ServerState {
           outbound(budget ? std::move(budget)
                           : std::make_shared<OutboundBudget>(s.limits().max_outbound_memory)),
           tokens(s.limits().rate_limit, s.limits().rate_burst),
+          anonymous(s.limits().rate_limit, s.limits().rate_burst),
           connections(
               ConnectionLimit::Options{
                   .max = s.limits().max_connections,
@@ -249,6 +251,7 @@ struct ServerState {
     // Every push queued on every stream counts here (shared with the other transports).
     std::shared_ptr<OutboundBudget> outbound;
     TokenTable tokens;
+    PeerRate anonymous;  // calls without a valid token, per peer address
     ConnectionLimit connections;
     std::shared_ptr<WorkerThread> pusher;
 
@@ -270,25 +273,45 @@ struct ServerState {
         return make_error(Errc::server_busy, "too many connections; try again later");
     }
 
+    // A call without a valid token (Hello, CreateAccount, Login, or a token refused): admitted,
+    // then counted against its peer address's rate bucket.
+    Result<void> admit_anonymous(const grpc::CallbackServerContext& ctx) {
+        if (auto admitted = admit(ctx); !admitted) return admitted.error();
+        return limit_anonymous(ctx);
+    }
+    Result<void> limit_anonymous(const grpc::CallbackServerContext& ctx) {
+        if (anonymous.take(peer_address(ctx.peer()))) return {};
+        return make_error(Errc::rate_limited,
+                          "too many calls without a session from this address; slow down");
+    }
+    // `error` for a call whose token is not valid, unless its address is over its rate.
+    Error refuse_anonymous(const grpc::CallbackServerContext& ctx, Error error) {
+        if (auto limited = limit_anonymous(ctx); !limited) return limited.error();
+        return error;
+    }
+
     // The session named by the call's bearer token; also marks it used.
     Result<Auth> authenticate(const grpc::CallbackServerContext& ctx) {
         if (auto admitted = admit(ctx); !admitted) return admitted.error();
         const auto& md = ctx.client_metadata();
         auto it = md.find(grpc::string_ref(kAuthorizationKey.data(), kAuthorizationKey.size()));
         if (it == md.end()) {
-            return make_error(Errc::not_logged_in,
-                              "no session: send metadata 'authorization: Bearer <token>' from "
-                              "Login");
+            return refuse_anonymous(
+                ctx, make_error(Errc::not_logged_in,
+                                "no session: send metadata 'authorization: Bearer <token>' from "
+                                "Login"));
         }
         auto token = bearer_token(std::string_view(it->second.data(), it->second.size()));
         if (!token) {
-            return make_error(Errc::not_logged_in,
-                              "authorization metadata must be 'Bearer <token>'");
+            return refuse_anonymous(
+                ctx,
+                make_error(Errc::not_logged_in, "authorization metadata must be 'Bearer <token>'"));
         }
         auto found = tokens.use(*token);
         switch (found.use) {
             case TokenTable::Use::unknown:
-                return make_error(Errc::not_logged_in, "unknown or expired session token");
+                return refuse_anonymous(
+                    ctx, make_error(Errc::not_logged_in, "unknown or expired session token"));
             case TokenTable::Use::rate_limited:
                 return make_error(Errc::rate_limited, "too many requests; slow down");
             case TokenTable::Use::ok:
@@ -532,7 +555,7 @@ class ChatRpc final : public v1::Chat::CallbackService {
     grpc::ServerUnaryReactor* Hello(grpc::CallbackServerContext* ctx, const v1::HelloRequest* req,
                                     v1::HelloResponse* resp) override {
         auto* r = ctx->DefaultReactor();
-        if (auto admitted = state_.admit(*ctx); !admitted) {
+        if (auto admitted = state_.admit_anonymous(*ctx); !admitted) {
             fail(ctx, r, "Hello", admitted.error());
             return r;
         }
@@ -552,7 +575,7 @@ class ChatRpc final : public v1::Chat::CallbackService {
                                             const v1::CreateAccountRequest* req,
                                             v1::CreateAccountResponse* /*resp*/) override {
         auto* r = ctx->DefaultReactor();
-        if (auto admitted = state_.admit(*ctx); !admitted) {
+        if (auto admitted = state_.admit_anonymous(*ctx); !admitted) {
             fail(ctx, r, "CreateAccount", admitted.error());
             return r;
         }
@@ -572,7 +595,7 @@ class ChatRpc final : public v1::Chat::CallbackService {
     grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* ctx, const v1::LoginRequest* req,
                                     v1::LoginResponse* resp) override {
         auto* r = ctx->DefaultReactor();
-        if (auto admitted = state_.admit(*ctx); !admitted) {
+        if (auto admitted = state_.admit_anonymous(*ctx); !admitted) {
             fail(ctx, r, "Login", admitted.error());
             return r;
         }
