@@ -16,6 +16,7 @@
 #include "chat/outbound_budget.hpp"
 #include "codec.hpp"
 #include "connection_limit.hpp"
+#include "log_throttle.hpp"
 #include "peer_rate.hpp"
 #include "push_stream.hpp"
 #include "token_table.hpp"
@@ -400,6 +401,32 @@ TEST_CASE("peer rate: quiet addresses are forgotten", "[grpc][peer_rate]") {
     // Much later, the next prune finds every earlier bucket full again.
     for (int i = 0; i < 30; ++i) CHECK(rate.take("10.0.2." + std::to_string(i), t0 + 10s));
     CHECK(rate.tracked() <= 30);
+}
+
+TEST_CASE("log throttle: one line per interval with the count left out", "[grpc][log]") {
+    LogThrottle throttle(10s);
+    const auto t0 = LogThrottle::Clock::now();
+    CHECK(throttle.admit(t0) == std::optional<std::uint64_t>(0));
+    for (int i = 0; i < 500; ++i) CHECK_FALSE(throttle.admit(t0 + 1s).has_value());
+    CHECK_FALSE(throttle.admit(t0 + 9s).has_value());
+    CHECK(throttle.admit(t0 + 10s) == std::optional<std::uint64_t>(501));
+    CHECK(throttle.admit(t0 + 25s) == std::optional<std::uint64_t>(0));
+}
+
+TEST_CASE("log throttle: threads together write one line per interval", "[grpc][log]") {
+    LogThrottle throttle(1h);
+    std::atomic<int> written{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 1000; ++i) {
+                if (throttle.admit()) ++written;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(written == 1);
+    CHECK(throttle.admit(LogThrottle::Clock::now() + 2h) == std::optional<std::uint64_t>(3999));
 }
 
 TEST_CASE("connection limit: admits up to the maximum and frees closed connections",

@@ -33,6 +33,7 @@
 #include "codec.hpp"
 #include "connection_limit.hpp"
 #include "grpc_runtime.hpp"
+#include "log_throttle.hpp"
 #include "peer_rate.hpp"
 #include "push_stream.hpp"
 #include "tls_files.hpp"
@@ -54,15 +55,23 @@ constexpr std::size_t kMaxFetchesInFlight = 4;
 // Open Subscribe streams of one session.
 constexpr std::size_t kMaxStreamsPerSession = 8;
 
+// Refusals for load (server_busy, rate_limited) come in floods: at most one line per interval
+// and code, with the number left out.
+constexpr std::chrono::seconds kRefusalLogInterval{10};
+
 void log_failure(std::string_view rpc, const Error& error, const grpc::CallbackServerContext& ctx) {
     const auto level = error.code == Errc::internal ? log::Level::error : log::Level::info;
     if (!log::enabled(level)) return;
-    log::write(level, kComponent, "request failed",
-               log::Fields()
-                   .add("rpc", rpc)
-                   .add("code", to_string(error.code))
-                   .add("peer", ctx.peer())
-                   .str());
+    static LogThrottle busy(kRefusalLogInterval);
+    static LogThrottle limited(kRefusalLogInterval);
+    std::optional<std::uint64_t> left_out = 0;
+    if (error.code == Errc::server_busy) left_out = busy.admit();
+    if (error.code == Errc::rate_limited) left_out = limited.admit();
+    if (!left_out) return;
+    log::Fields fields;
+    fields.add("rpc", rpc).add("code", to_string(error.code)).add("peer", ctx.peer());
+    if (*left_out > 0) fields.add("suppressed", *left_out);
+    log::write(level, kComponent, "request failed", fields.str());
 }
 
 // The address part of a gRPC peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000").
