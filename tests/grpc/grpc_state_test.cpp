@@ -471,6 +471,30 @@ TEST_CASE("connection limit: 0 means no limit", "[grpc][connections]") {
     for (int i = 0; i < 100; ++i) CHECK(limit.admit("peer" + std::to_string(i)));
 }
 
+TEST_CASE("connection limit: connections from one address are bounded", "[grpc][connections]") {
+    std::vector<std::string> open = {"ipv4:10.0.0.1:1", "ipv4:10.0.0.1:2", "ipv4:10.0.0.2:1"};
+    ConnectionLimit limit({.max = 100, .per_address = 2, .refresh_interval = 0ms},
+                          [&](std::string_view) { return open; });
+    const auto t0 = ConnectionLimit::Clock::now();
+    CHECK(limit.admit("ipv4:10.0.0.1:1", "10.0.0.1", t0));
+    CHECK(limit.admit("ipv4:10.0.0.1:2", "10.0.0.1", t0));
+    CHECK(limit.admit("ipv4:10.0.0.1:1", "10.0.0.1", t0));  // admitted already
+    open.push_back("ipv4:10.0.0.1:3");
+    CHECK_FALSE(limit.admit("ipv4:10.0.0.1:3", "10.0.0.1", t0));
+    CHECK(limit.admit("ipv4:10.0.0.2:1", "10.0.0.2", t0));  // another address
+    CHECK(limit.admitted() == 3);
+    // A closed connection of that address frees its slot.
+    open.erase(open.begin());
+    CHECK(limit.admit("ipv4:10.0.0.1:3", "10.0.0.1", t0 + 1ms));
+    CHECK_FALSE(limit.admit("ipv4:10.0.0.1:4", "10.0.0.1", t0 + 2ms));
+    CHECK(limit.admitted() == 3);
+}
+
+TEST_CASE("connection limit: per_address 0 is no bound", "[grpc][connections]") {
+    ConnectionLimit limit({.max = 0, .per_address = 0}, nullptr);
+    for (int i = 0; i < 300; ++i) CHECK(limit.admit("peer" + std::to_string(i), "10.0.0.1"));
+}
+
 TEST_CASE("codec: every error code has the gRPC status of PROTOCOL.md", "[grpc][codec]") {
     using SC = grpc::StatusCode;
     const std::vector<std::pair<Errc, SC>> table = {

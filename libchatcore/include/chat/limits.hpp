@@ -37,6 +37,8 @@ struct Limits {
     // A fetch page holds at most this many bytes of message text (bodies and names; at least one
     // message); `remaining` counts the rest.
     std::size_t max_fetch_bytes = 512 * 1024;
+    // connections at once from one peer address (per transport); 0 = no limit
+    std::size_t max_connections_per_address = 256;
 };
 
 // Clamp a requested page size: 0 means the default, above the maximum is clamped.

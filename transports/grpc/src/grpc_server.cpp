@@ -52,6 +52,13 @@ constexpr int kMaxConcurrentStreams = 100;
 // Fetch calls of one session whose replies are not yet written: a reply waits in server memory
 // until the client reads it, so a client that does not read could otherwise pile them up.
 constexpr std::size_t kMaxFetchesInFlight = 4;
+// A connection with no call in flight and no stream open for this long is closed (GOAWAY), so
+// it gives its ConnectionLimit slot up.
+constexpr int kMaxConnectionIdleMs = 5 * 60 * 1000;
+// The server pings a connection after this long without traffic and closes it when no answer
+// comes within the timeout: dead peers do not hold slots.
+constexpr int kKeepaliveTimeMs = 2 * 60 * 1000;
+constexpr int kKeepaliveTimeoutMs = 20 * 1000;
 // Open Subscribe streams of one session.
 constexpr std::size_t kMaxStreamsPerSession = 8;
 
@@ -248,6 +255,7 @@ struct ServerState {
           connections(
               ConnectionLimit::Options{
                   .max = s.limits().max_connections,
+                  .per_address = s.limits().max_connections_per_address,
                   .refresh_interval = std::chrono::milliseconds(50),
                   .silent_fallback = s.limits().login_timeout,
               },
@@ -276,9 +284,11 @@ struct ServerState {
         std::string token;
     };
 
-    // server_busy when the call's connection is over Limits::max_connections.
+    // server_busy when the call's connection is over Limits::max_connections or
+    // Limits::max_connections_per_address.
     Result<void> admit(const grpc::CallbackServerContext& ctx) {
-        if (connections.admit(ctx.peer())) return {};
+        const std::string peer = ctx.peer();
+        if (connections.admit(peer, peer_address(peer))) return {};
         return make_error(Errc::server_busy, "too many connections; try again later");
     }
 
@@ -815,6 +825,9 @@ class GrpcServer final : public ServerTransport {
                                        static_cast<int>(config_.tls_handshake_timeout.count()));
         }
         builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams);
+        builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kMaxConnectionIdleMs);
+        builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+        builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
         // Bounds the memory gRPC itself takes for calls and the replies waiting to be written.
         grpc::ResourceQuota quota("chatd");
         if (const auto bytes = state_->service.limits().max_outbound_memory; bytes != 0) {
