@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "chat/chat_service.hpp"
 #include "chat/grpc/grpc_transport.hpp"
@@ -24,10 +25,10 @@ namespace {
 using namespace std::chrono_literals;
 constexpr auto kTimeout = 10s;
 
-ServiceConfig test_config(const Limits& limits) {
+ServiceConfig test_config(const Limits& limits, bool rate_limited) {
     ServiceConfig config;
     config.limits = limits;
-    config.limits.rate_limit = 0;
+    if (!rate_limited) config.limits.rate_limit = 0;
     config.hash_threads = 1;
     config.pwhash_opslimit = 1;  // libsodium's minimum cost: tests need no real hashing
     config.pwhash_memlimit = 8192;
@@ -52,7 +53,9 @@ std::unique_ptr<grpc::ClientContext> context(const std::string& token = {}) {
 // A server on an in-process core and a raw stub talking to it.
 class Fixture {
    public:
-    explicit Fixture(Limits limits = {}) : service_(store_, test_config(limits)) {
+    // Without `rate_limited`, the request-rate limit is off.
+    explicit Fixture(Limits limits = {}, bool rate_limited = false)
+        : service_(store_, test_config(limits, rate_limited)) {
         server_ = make_server(service_, ServerConfig{.listen = "127.0.0.1", .port = 0});
         server_->start();
         channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->local_port()),
@@ -329,6 +332,94 @@ TEST_CASE("grpc: subscribe without a valid token is not_logged_in", "[grpc][subs
         const auto status = reader->Finish();
         check_error(status, *ctx, Errc::not_logged_in);
         CHECK_FALSE(metadata(ctx->GetServerInitialMetadata(), kSubscribedKey).has_value());
+    }
+}
+
+TEST_CASE("grpc: a session holds at most 8 streams; the 9th is rate_limited, not subscribed",
+          "[grpc][subscribe][limits]") {
+    Fixture f;
+    f.create("bob");
+    const std::string bob = f.login("bob");
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    std::vector<std::unique_ptr<grpc::ClientReader<v1::Event>>> readers;
+    for (int i = 0; i < 8; ++i) {
+        contexts.push_back(context(bob));
+        readers.push_back(f.stub().Subscribe(contexts.back().get(), v1::SubscribeRequest{}));
+        readers.back()->WaitForInitialMetadata();
+        CHECK(metadata(contexts.back()->GetServerInitialMetadata(), kSubscribedKey) ==
+              std::optional<std::string>("1"));
+    }
+    {
+        auto ctx = context(bob);
+        auto reader = f.stub().Subscribe(ctx.get(), v1::SubscribeRequest{});
+        v1::Event event;
+        CHECK_FALSE(reader->Read(&event));
+        check_error(reader->Finish(), *ctx, Errc::rate_limited);
+        CHECK_FALSE(metadata(ctx->GetServerInitialMetadata(), kSubscribedKey).has_value());
+    }
+    // A closed stream frees its place.
+    contexts.front()->TryCancel();
+    v1::Event event;
+    CHECK_FALSE(readers.front()->Read(&event));
+    CHECK(readers.front()->Finish().error_code() == grpc::StatusCode::CANCELLED);
+    // The server notices the cancel asynchronously; a bounded retry awaits it.
+    bool subscribed = false;
+    for (int attempt = 0; attempt < 100 && !subscribed; ++attempt) {
+        contexts.front() = context(bob);
+        readers.front() = f.stub().Subscribe(contexts.front().get(), v1::SubscribeRequest{});
+        readers.front()->WaitForInitialMetadata();
+        subscribed =
+            metadata(contexts.front()->GetServerInitialMetadata(), kSubscribedKey).has_value();
+        if (!subscribed) {
+            CHECK_FALSE(readers.front()->Read(&event));
+            (void)readers.front()->Finish();
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+    CHECK(subscribed);
+    // Fetch replies that were written leave nothing in flight: many in a row all succeed.
+    for (int i = 0; i < 12; ++i) CHECK(f.fetch(bob).ok());
+    for (auto& ctx : contexts) ctx->TryCancel();
+    for (auto& reader : readers) {
+        while (reader->Read(&event)) {
+        }
+        (void)reader->Finish();
+    }
+}
+
+TEST_CASE("grpc: calls without a session are rate limited per peer address",
+          "[grpc][auth][limits]") {
+    Limits limits;
+    limits.rate_limit = 0.001;  // no refill within the test
+    limits.rate_burst = 3;
+    Fixture f(limits, true);
+    for (int i = 0; i < 3; ++i) {
+        auto ctx = context();
+        v1::HelloRequest req;
+        req.set_version(1);
+        v1::HelloResponse resp;
+        CHECK(f.stub().Hello(ctx.get(), req, &resp).ok());
+    }
+    {
+        // The same bucket counts logins, from a new connection of the same address.
+        auto channel =
+            grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(f.server().local_port()),
+                                      grpc::InsecureChannelCredentials(), grpc::ChannelArguments());
+        auto stub = v1::Chat::NewStub(channel);
+        auto ctx = context();
+        v1::LoginRequest req;
+        req.set_username("nobody");
+        req.set_password("guess");
+        v1::LoginResponse resp;
+        const auto status = stub->Login(ctx.get(), req, &resp);
+        check_error(status, *ctx, Errc::rate_limited);
+        CHECK(status.error_message().find("this address") != std::string::npos);
+    }
+    {
+        auto ctx = context("forged");
+        v1::FetchRequest req;
+        v1::FetchResponse resp;
+        check_error(f.stub().Fetch(ctx.get(), req, &resp), *ctx, Errc::rate_limited);
     }
 }
 

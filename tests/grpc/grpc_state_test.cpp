@@ -13,8 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "chat/outbound_budget.hpp"
 #include "codec.hpp"
 #include "connection_limit.hpp"
+#include "log_throttle.hpp"
+#include "peer_rate.hpp"
 #include "push_stream.hpp"
 #include "token_table.hpp"
 #include "worker_thread.hpp"
@@ -95,6 +98,35 @@ TEST_CASE("push stream: a queue over its byte bound ends the stream without the 
     REQUIRE(a.kind == Kind::finish);
     CHECK(a.end == PushStream::End::overflow);
     CHECK(stream.queued() == 0);
+}
+
+TEST_CASE("push stream: queued pushes count against the shared outbound budget",
+          "[grpc][push_stream]") {
+    auto budget = std::make_shared<OutboundBudget>(1000);
+    PushStream slow(1 << 20, budget, 300);
+    PushStream fast(1 << 20, budget, 300);
+    open(slow);
+    open(fast);
+    const std::string body(200, 'x');  // with names and framing, 272 bytes a push
+    for (MessageId id = 1; id <= 3; ++id) slow.deliver(message(id, body));
+    CHECK(budget->used() == 3 * 272);
+    CHECK(slow.queued() == 3);
+    // The budget is spent: the stream over its floor that adds more is the one dropped.
+    slow.deliver(message(4, body));
+    CHECK(budget->used() == 3 * 272);
+    // Within its floor another stream still goes on.
+    fast.deliver(message(5, body));
+    CHECK(budget->used() == 4 * 272);
+    auto a = slow.next();
+    REQUIRE(a.kind == Kind::finish);
+    CHECK(a.end == PushStream::End::overflow);
+    CHECK(budget->used() == 272);
+    REQUIRE(fast.next().kind == Kind::write);
+    CHECK(budget->used() == 0);
+    fast.op_done(true);
+    // A LoggedOut event needs no budget.
+    fast.logged_out(LogoutReason::account_deleted);
+    CHECK(budget->used() == 0);
 }
 
 TEST_CASE("push stream: a cancel during a write finishes once after that write completes",
@@ -320,6 +352,83 @@ TEST_CASE("tokens: idle tokens expire unless a stream is open", "[grpc][tokens]"
     CHECK(table.size() == 0);
 }
 
+TEST_CASE("tokens: open streams per token are bounded", "[grpc][tokens]") {
+    TokenTable table(0, 0);
+    const std::string a = table.issue(1);
+    const std::string b = table.issue(2);
+    for (int i = 0; i < 8; ++i) CHECK(table.stream_opened(a, 8));
+    CHECK_FALSE(table.stream_opened(a, 8));
+    CHECK(table.stream_opened(b, 8));  // another session has its own bound
+    table.stream_closed(a);
+    CHECK(table.stream_opened(a, 8));
+    CHECK_FALSE(table.stream_opened("unknown", 8));
+    CHECK(table.stream_opened(b, 0));  // 0: no bound
+}
+
+TEST_CASE("tokens: fetches in flight per token are bounded", "[grpc][tokens]") {
+    TokenTable table(0, 0);
+    const std::string a = table.issue(1);
+    const std::string b = table.issue(2);
+    for (int i = 0; i < 4; ++i) CHECK(table.fetch_started(a, 4));
+    CHECK_FALSE(table.fetch_started(a, 4));
+    CHECK(table.fetch_started(b, 4));
+    table.fetch_finished(a);
+    CHECK(table.fetch_started(a, 4));
+    CHECK_FALSE(table.fetch_started(a, 4));
+    for (int i = 0; i < 10; ++i) table.fetch_finished(a);  // never below zero
+    for (int i = 0; i < 4; ++i) CHECK(table.fetch_started(a, 4));
+    CHECK_FALSE(table.fetch_started(a, 4));
+}
+
+TEST_CASE("peer rate: each address has its own bucket; rate 0 is off", "[grpc][peer_rate]") {
+    PeerRate rate(2, 3);
+    const auto t0 = PeerRate::Clock::now();
+    for (int i = 0; i < 3; ++i) CHECK(rate.take("10.0.0.1", t0));
+    CHECK_FALSE(rate.take("10.0.0.1", t0));
+    CHECK(rate.take("10.0.0.2", t0));
+    CHECK(rate.take("10.0.0.1", t0 + 500ms));  // one call refilled
+    CHECK_FALSE(rate.take("10.0.0.1", t0 + 500ms));
+    PeerRate off(0, 0);
+    for (int i = 0; i < 1000; ++i) CHECK(off.take("10.0.0.1", t0));
+    CHECK(off.tracked() == 0);
+}
+
+TEST_CASE("peer rate: quiet addresses are forgotten", "[grpc][peer_rate]") {
+    PeerRate rate(10, 10);
+    const auto t0 = PeerRate::Clock::now();
+    for (int i = 0; i < 1000; ++i) CHECK(rate.take("10.0.1." + std::to_string(i), t0));
+    CHECK(rate.tracked() == 1000);
+    // Much later, the next prune finds every earlier bucket full again.
+    for (int i = 0; i < 30; ++i) CHECK(rate.take("10.0.2." + std::to_string(i), t0 + 10s));
+    CHECK(rate.tracked() <= 30);
+}
+
+TEST_CASE("log throttle: one line per interval with the count left out", "[grpc][log]") {
+    LogThrottle throttle(10s);
+    const auto t0 = LogThrottle::Clock::now();
+    CHECK(throttle.admit(t0) == std::optional<std::uint64_t>(0));
+    for (int i = 0; i < 500; ++i) CHECK_FALSE(throttle.admit(t0 + 1s).has_value());
+    CHECK_FALSE(throttle.admit(t0 + 9s).has_value());
+    CHECK(throttle.admit(t0 + 10s) == std::optional<std::uint64_t>(501));
+    CHECK(throttle.admit(t0 + 25s) == std::optional<std::uint64_t>(0));
+}
+
+TEST_CASE("log throttle: threads together write one line per interval", "[grpc][log]") {
+    LogThrottle throttle(1h);
+    std::atomic<int> written{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 1000; ++i) {
+                if (throttle.admit()) ++written;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(written == 1);
+    CHECK(throttle.admit(LogThrottle::Clock::now() + 2h) == std::optional<std::uint64_t>(3999));
+}
+
 TEST_CASE("connection limit: admits up to the maximum and frees closed connections",
           "[grpc][connections]") {
     std::vector<std::string> open = {"a", "b", "c"};
@@ -360,6 +469,30 @@ TEST_CASE("connection limit: without live answers silent connections give way",
 TEST_CASE("connection limit: 0 means no limit", "[grpc][connections]") {
     ConnectionLimit limit({.max = 0}, nullptr);
     for (int i = 0; i < 100; ++i) CHECK(limit.admit("peer" + std::to_string(i)));
+}
+
+TEST_CASE("connection limit: connections from one address are bounded", "[grpc][connections]") {
+    std::vector<std::string> open = {"ipv4:10.0.0.1:1", "ipv4:10.0.0.1:2", "ipv4:10.0.0.2:1"};
+    ConnectionLimit limit({.max = 100, .per_address = 2, .refresh_interval = 0ms},
+                          [&](std::string_view) { return open; });
+    const auto t0 = ConnectionLimit::Clock::now();
+    CHECK(limit.admit("ipv4:10.0.0.1:1", "10.0.0.1", t0));
+    CHECK(limit.admit("ipv4:10.0.0.1:2", "10.0.0.1", t0));
+    CHECK(limit.admit("ipv4:10.0.0.1:1", "10.0.0.1", t0));  // admitted already
+    open.push_back("ipv4:10.0.0.1:3");
+    CHECK_FALSE(limit.admit("ipv4:10.0.0.1:3", "10.0.0.1", t0));
+    CHECK(limit.admit("ipv4:10.0.0.2:1", "10.0.0.2", t0));  // another address
+    CHECK(limit.admitted() == 3);
+    // A closed connection of that address frees its slot.
+    open.erase(open.begin());
+    CHECK(limit.admit("ipv4:10.0.0.1:3", "10.0.0.1", t0 + 1ms));
+    CHECK_FALSE(limit.admit("ipv4:10.0.0.1:4", "10.0.0.1", t0 + 2ms));
+    CHECK(limit.admitted() == 3);
+}
+
+TEST_CASE("connection limit: per_address 0 is no bound", "[grpc][connections]") {
+    ConnectionLimit limit({.max = 0, .per_address = 0}, nullptr);
+    for (int i = 0; i < 300; ++i) CHECK(limit.admit("peer" + std::to_string(i), "10.0.0.1"));
 }
 
 TEST_CASE("codec: every error code has the gRPC status of PROTOCOL.md", "[grpc][codec]") {

@@ -27,7 +27,8 @@ class ConnectionLimit final {
         std::function<std::optional<std::vector<std::string>>(std::string_view caller)>;
 
     struct Options {
-        std::size_t max = 10000;  // 0: no limit
+        std::size_t max = 10000;      // 0: no limit
+        std::size_t per_address = 0;  // admitted connections from one address; 0: no limit
         // At most one LivePeers query per interval; a new connection meanwhile is refused.
         Clock::duration refresh_interval = std::chrono::milliseconds(50);
         // Without LivePeers answers, a peer silent this long is taken for closed.
@@ -36,8 +37,13 @@ class ConnectionLimit final {
 
     ConnectionLimit(Options options, LivePeers live);
 
-    // True when a call from `peer` may be served.
-    bool admit(std::string_view peer, Clock::time_point now = Clock::now());
+    // True when a call from `peer` (a connection from `address`) may be served.
+    bool admit(std::string_view peer, std::string_view address,
+               Clock::time_point now = Clock::now());
+    // The same with every peer its own address.
+    bool admit(std::string_view peer, Clock::time_point now = Clock::now()) {
+        return admit(peer, peer, now);
+    }
 
     std::size_t admitted() const;
 
@@ -49,10 +55,22 @@ class ConnectionLimit final {
         }
     };
 
+    struct Peer {
+        Clock::time_point last_call;
+        std::string address;
+    };
+    using PeerMap = std::unordered_map<std::string, Peer, Hash, std::equal_to<>>;
+
+    bool fits_locked(std::string_view address) const;
+    void add_locked(std::string_view peer, std::string_view address, Clock::time_point now);
+    template <class Pred>
+    void erase_locked(Pred closed);
+
     const Options options_;
     const LivePeers live_;
     mutable std::mutex mu_;
-    std::unordered_map<std::string, Clock::time_point, Hash, std::equal_to<>> peers_;  // last call
+    PeerMap peers_;
+    std::unordered_map<std::string, std::size_t, Hash, std::equal_to<>> per_address_;
     std::optional<Clock::time_point> last_refresh_;
 };
 

@@ -33,6 +33,8 @@
 #include "codec.hpp"
 #include "connection_limit.hpp"
 #include "grpc_runtime.hpp"
+#include "log_throttle.hpp"
+#include "peer_rate.hpp"
 #include "push_stream.hpp"
 #include "tls_files.hpp"
 #include "token_table.hpp"
@@ -45,16 +47,38 @@ namespace {
 constexpr std::string_view kComponent = "grpc";
 // How long stop() lets calls in progress finish before gRPC cancels them.
 constexpr std::chrono::seconds kShutdownGrace{5};
+// Concurrent calls (HTTP/2 streams) one connection may have open.
+constexpr int kMaxConcurrentStreams = 100;
+// Fetch calls of one session whose replies are not yet written: a reply waits in server memory
+// until the client reads it, so a client that does not read could otherwise pile them up.
+constexpr std::size_t kMaxFetchesInFlight = 4;
+// A connection with no call in flight and no stream open for this long is closed (GOAWAY), so
+// it gives its ConnectionLimit slot up.
+constexpr int kMaxConnectionIdleMs = 5 * 60 * 1000;
+// The server pings a connection after this long without traffic and closes it when no answer
+// comes within the timeout: dead peers do not hold slots.
+constexpr int kKeepaliveTimeMs = 2 * 60 * 1000;
+constexpr int kKeepaliveTimeoutMs = 20 * 1000;
+// Open Subscribe streams of one session.
+constexpr std::size_t kMaxStreamsPerSession = 8;
+
+// Refusals for load (server_busy, rate_limited) come in floods: at most one line per interval
+// and code, with the number left out.
+constexpr std::chrono::seconds kRefusalLogInterval{10};
 
 void log_failure(std::string_view rpc, const Error& error, const grpc::CallbackServerContext& ctx) {
     const auto level = error.code == Errc::internal ? log::Level::error : log::Level::info;
     if (!log::enabled(level)) return;
-    log::write(level, kComponent, "request failed",
-               log::Fields()
-                   .add("rpc", rpc)
-                   .add("code", to_string(error.code))
-                   .add("peer", ctx.peer())
-                   .str());
+    static LogThrottle busy(kRefusalLogInterval);
+    static LogThrottle limited(kRefusalLogInterval);
+    std::optional<std::uint64_t> left_out = 0;
+    if (error.code == Errc::server_busy) left_out = busy.admit();
+    if (error.code == Errc::rate_limited) left_out = limited.admit();
+    if (!left_out) return;
+    log::Fields fields;
+    fields.add("rpc", rpc).add("code", to_string(error.code)).add("peer", ctx.peer());
+    if (*left_out > 0) fields.add("suppressed", *left_out);
+    log::write(level, kComponent, "request failed", fields.str());
 }
 
 // The address part of a gRPC peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000").
@@ -222,12 +246,16 @@ thread_local PumpScope* PumpScope::current_ = nullptr;
 
 // What the RPC handlers and stream reactors share. Owned by GrpcServer; outlives every call.
 struct ServerState {
-    explicit ServerState(ChatService& s)
+    ServerState(ChatService& s, std::shared_ptr<OutboundBudget> budget)
         : service(s),
+          outbound(budget ? std::move(budget)
+                          : std::make_shared<OutboundBudget>(s.limits().max_outbound_memory)),
           tokens(s.limits().rate_limit, s.limits().rate_burst),
+          anonymous(s.limits().rate_limit, s.limits().rate_burst),
           connections(
               ConnectionLimit::Options{
                   .max = s.limits().max_connections,
+                  .per_address = s.limits().max_connections_per_address,
                   .refresh_interval = std::chrono::milliseconds(50),
                   .silent_fallback = s.limits().login_timeout,
               },
@@ -237,7 +265,10 @@ struct ServerState {
           pusher(std::make_shared<WorkerThread>("grpc-pusher")) {}
 
     ChatService& service;
+    // Every push queued on every stream counts here (shared with the other transports).
+    std::shared_ptr<OutboundBudget> outbound;
     TokenTable tokens;
+    PeerRate anonymous;  // calls without a valid token, per peer address
     ConnectionLimit connections;
     std::shared_ptr<WorkerThread> pusher;
 
@@ -253,10 +284,29 @@ struct ServerState {
         std::string token;
     };
 
-    // server_busy when the call's connection is over Limits::max_connections.
+    // server_busy when the call's connection is over Limits::max_connections or
+    // Limits::max_connections_per_address.
     Result<void> admit(const grpc::CallbackServerContext& ctx) {
-        if (connections.admit(ctx.peer())) return {};
+        const std::string peer = ctx.peer();
+        if (connections.admit(peer, peer_address(peer))) return {};
         return make_error(Errc::server_busy, "too many connections; try again later");
+    }
+
+    // A call without a valid token (Hello, CreateAccount, Login, or a token refused): admitted,
+    // then counted against its peer address's rate bucket.
+    Result<void> admit_anonymous(const grpc::CallbackServerContext& ctx) {
+        if (auto admitted = admit(ctx); !admitted) return admitted.error();
+        return limit_anonymous(ctx);
+    }
+    Result<void> limit_anonymous(const grpc::CallbackServerContext& ctx) {
+        if (anonymous.take(peer_address(ctx.peer()))) return {};
+        return make_error(Errc::rate_limited,
+                          "too many calls without a session from this address; slow down");
+    }
+    // `error` for a call whose token is not valid, unless its address is over its rate.
+    Error refuse_anonymous(const grpc::CallbackServerContext& ctx, Error error) {
+        if (auto limited = limit_anonymous(ctx); !limited) return limited.error();
+        return error;
     }
 
     // The session named by the call's bearer token; also marks it used.
@@ -265,19 +315,22 @@ struct ServerState {
         const auto& md = ctx.client_metadata();
         auto it = md.find(grpc::string_ref(kAuthorizationKey.data(), kAuthorizationKey.size()));
         if (it == md.end()) {
-            return make_error(Errc::not_logged_in,
-                              "no session: send metadata 'authorization: Bearer <token>' from "
-                              "Login");
+            return refuse_anonymous(
+                ctx, make_error(Errc::not_logged_in,
+                                "no session: send metadata 'authorization: Bearer <token>' from "
+                                "Login"));
         }
         auto token = bearer_token(std::string_view(it->second.data(), it->second.size()));
         if (!token) {
-            return make_error(Errc::not_logged_in,
-                              "authorization metadata must be 'Bearer <token>'");
+            return refuse_anonymous(
+                ctx,
+                make_error(Errc::not_logged_in, "authorization metadata must be 'Bearer <token>'"));
         }
         auto found = tokens.use(*token);
         switch (found.use) {
             case TokenTable::Use::unknown:
-                return make_error(Errc::not_logged_in, "unknown or expired session token");
+                return refuse_anonymous(
+                    ctx, make_error(Errc::not_logged_in, "unknown or expired session token"));
             case TokenTable::Use::rate_limited:
                 return make_error(Errc::rate_limited, "too many requests; slow down");
             case TokenTable::Use::ok:
@@ -311,16 +364,23 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::Event>,
                                                      ServerState::Auth auth) {
         auto self = std::make_shared<SubscribeReactor>(state, ctx, std::move(auth));
         self->self_ = self;
-        ctx->AddInitialMetadata(std::string(kSubscribedKey), "1");
-        state.tokens.stream_opened(self->token_);
-        self->token_counted_ = true;
-        if (!state.add_stream(self, self->session_)) {
-            self->stream_.end(PushStream::End::shutdown, false);
-        } else if (auto attached = state.service.attach_sink(self->session_, self); !attached) {
-            self->refusal_ = attached.error();
+        if (!state.tokens.stream_opened(self->token_, kMaxStreamsPerSession)) {
+            self->refusal_ = make_error(
+                Errc::rate_limited, "too many Subscribe streams open on this session (at most " +
+                                        std::to_string(kMaxStreamsPerSession) + ")");
             self->stream_.end(PushStream::End::refused, false);
         } else {
-            self->attached_ = true;
+            self->token_counted_ = true;
+            if (!state.add_stream(self, self->session_)) {
+                self->stream_.end(PushStream::End::shutdown, false);
+            } else if (auto attached = state.service.attach_sink(self->session_, self); !attached) {
+                self->refusal_ = attached.error();
+                self->stream_.end(PushStream::End::refused, false);
+            } else {
+                self->attached_ = true;
+                // Only a registered stream tells the client that pushes are live.
+                ctx->AddInitialMetadata(std::string(kSubscribedKey), "1");
+            }
         }
         // Sends the initial metadata (the client's signal that pushes are live) or finishes.
         self->pump();
@@ -333,7 +393,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::Event>,
           session_(auth.session),
           token_(std::move(auth.token)),
           pusher_(state.pusher),
-          stream_(state.service.limits().max_outbound_bytes) {}
+          stream_(state.service.limits().max_outbound_bytes, state.outbound,
+                  state.service.limits().max_outbound_floor) {}
 
     // Sink: only enqueue; the pusher starts the write.
     void deliver(const Message& message) override {
@@ -489,6 +550,22 @@ class RefusedStream final : public grpc::ServerWriteReactor<v1::Event> {
     void OnDone() override { delete this; }
 };
 
+// A Fetch call counted against its session's Fetch calls in flight until its reply is written
+// (or the call ends otherwise).
+class FetchReactor final : public grpc::ServerUnaryReactor {
+   public:
+    FetchReactor(TokenTable& tokens, std::string token)
+        : tokens_(tokens), token_(std::move(token)) {}
+    void OnDone() override {
+        tokens_.fetch_finished(token_);
+        delete this;
+    }
+
+   private:
+    TokenTable& tokens_;
+    const std::string token_;
+};
+
 // The service: one method per RPC, each a row mapping the request onto ChatService.
 class ChatRpc final : public v1::Chat::CallbackService {
    public:
@@ -497,7 +574,7 @@ class ChatRpc final : public v1::Chat::CallbackService {
     grpc::ServerUnaryReactor* Hello(grpc::CallbackServerContext* ctx, const v1::HelloRequest* req,
                                     v1::HelloResponse* resp) override {
         auto* r = ctx->DefaultReactor();
-        if (auto admitted = state_.admit(*ctx); !admitted) {
+        if (auto admitted = state_.admit_anonymous(*ctx); !admitted) {
             fail(ctx, r, "Hello", admitted.error());
             return r;
         }
@@ -517,7 +594,7 @@ class ChatRpc final : public v1::Chat::CallbackService {
                                             const v1::CreateAccountRequest* req,
                                             v1::CreateAccountResponse* /*resp*/) override {
         auto* r = ctx->DefaultReactor();
-        if (auto admitted = state_.admit(*ctx); !admitted) {
+        if (auto admitted = state_.admit_anonymous(*ctx); !admitted) {
             fail(ctx, r, "CreateAccount", admitted.error());
             return r;
         }
@@ -537,7 +614,7 @@ class ChatRpc final : public v1::Chat::CallbackService {
     grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* ctx, const v1::LoginRequest* req,
                                     v1::LoginResponse* resp) override {
         auto* r = ctx->DefaultReactor();
-        if (auto admitted = state_.admit(*ctx); !admitted) {
+        if (auto admitted = state_.admit_anonymous(*ctx); !admitted) {
             fail(ctx, r, "Login", admitted.error());
             return r;
         }
@@ -603,12 +680,21 @@ class ChatRpc final : public v1::Chat::CallbackService {
 
     grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* ctx, const v1::FetchRequest* req,
                                     v1::FetchResponse* resp) override {
-        auto* r = ctx->DefaultReactor();
         auto auth = state_.authenticate(*ctx);
         if (!auth) {
+            auto* r = ctx->DefaultReactor();
             fail(ctx, r, "Fetch", auth.error());
             return r;
         }
+        if (!state_.tokens.fetch_started(auth->token, kMaxFetchesInFlight)) {
+            auto* r = ctx->DefaultReactor();
+            fail(ctx, r, "Fetch",
+                 make_error(Errc::rate_limited,
+                            "too many Fetch calls in flight on this session (at most " +
+                                std::to_string(kMaxFetchesInFlight) + "); read the replies"));
+            return r;
+        }
+        auto* r = new FetchReactor(state_.tokens, std::move(auth->token));
         auto res = state_.service.fetch(auth->session, req->max());
         if (!res) {
             fail(ctx, r, "Fetch", res.error());
@@ -705,7 +791,8 @@ class ChatRpc final : public v1::Chat::CallbackService {
 class GrpcServer final : public ServerTransport {
    public:
     GrpcServer(ChatService& service, ServerConfig config)
-        : config_(std::move(config)), state_(std::make_unique<ServerState>(service)) {}
+        : config_(std::move(config)),
+          state_(std::make_unique<ServerState>(service, config_.outbound_budget)) {}
 
     ~GrpcServer() override { stop(); }
 
@@ -736,6 +823,16 @@ class GrpcServer final : public ServerTransport {
         if (wants_tls(config_) && config_.tls_handshake_timeout.count() > 0) {
             builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
                                        static_cast<int>(config_.tls_handshake_timeout.count()));
+        }
+        builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams);
+        builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kMaxConnectionIdleMs);
+        builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+        builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+        // Bounds the memory gRPC itself takes for calls and the replies waiting to be written.
+        grpc::ResourceQuota quota("chatd");
+        if (const auto bytes = state_->service.limits().max_outbound_memory; bytes != 0) {
+            quota.Resize(bytes);
+            builder.SetResourceQuota(quota);
         }
         builder.RegisterService(rpc_.get());
         builder.SetMaxReceiveMessageSize(static_cast<int>(state_->service.limits().max_frame));

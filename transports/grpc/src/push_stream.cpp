@@ -10,7 +10,9 @@ namespace {
 constexpr std::size_t kEventOverhead = 64;
 }  // namespace
 
-PushStream::PushStream(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+PushStream::PushStream(std::size_t max_bytes, std::shared_ptr<OutboundBudget> budget,
+                       std::size_t floor)
+    : max_bytes_(max_bytes), share_(std::move(budget), floor) {}
 
 std::size_t PushStream::cost(const Event& event) {
     if (const auto* m = std::get_if<Message>(&event)) {
@@ -30,7 +32,8 @@ bool PushStream::deliver(const Message& message) {
     if (end_ != End::none) return false;  // the message stays queued in the store
     Event event = message;
     const std::size_t c = cost(event);
-    if (bytes_ + c > max_bytes_) {
+    // The LoggedOut event is small and last; only messages count against the shared budget.
+    if (bytes_ + c > max_bytes_ || !share_.grow(c)) {
         end_ = End::overflow;
         drain_ = false;
         return wake_locked();
@@ -71,6 +74,7 @@ PushStream::Action PushStream::next() {
         finished_ = true;
         queue_.clear();
         bytes_ = 0;
+        share_.clear();
         return Action{.kind = Action::Kind::finish, .event = {}, .end = end_};
     }
     if (!metadata_sent_) {
@@ -81,7 +85,9 @@ PushStream::Action PushStream::next() {
     if (!queue_.empty()) {
         Action a{.kind = Action::Kind::write, .event = std::move(queue_.front()), .end = End::none};
         queue_.pop_front();
-        bytes_ -= cost(a.event);
+        const std::size_t c = cost(a.event);
+        bytes_ -= c;
+        if (std::holds_alternative<Message>(a.event)) share_.shrink(c);
         in_flight_ = true;
         return a;
     }

@@ -8,9 +8,11 @@
 
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <variant>
 
+#include "chat/outbound_budget.hpp"
 #include "chat/types.hpp"
 
 namespace chat::grpc_transport {
@@ -22,7 +24,7 @@ class PushStream final {
         none,
         logged_out,  // a LoggedOut event was queued; it is written, then the stream ends OK
         logout,      // the session logged out (its Logout RPC); ends OK after the queue drains
-        overflow,    // the queue went over its byte bound (a slow reader)
+        overflow,    // the queue went over its byte bound or the process-wide budget (slow reader)
         cancelled,   // the client went away, or an operation failed
         shutdown,    // the server stops
         refused,     // the stream could not be registered (no live session)
@@ -37,8 +39,10 @@ class PushStream final {
         End end = End::none;  // for finish
     };
 
-    // `max_bytes`: bound of the queued pushes (approximate wire bytes).
-    explicit PushStream(std::size_t max_bytes);
+    // `max_bytes`: bound of the queued pushes (approximate wire bytes). Queued messages also
+    // count against `budget` (may be null: none), which this stream may always use up to `floor`.
+    explicit PushStream(std::size_t max_bytes, std::shared_ptr<OutboundBudget> budget = nullptr,
+                        std::size_t floor = 0);
 
     // The three enqueuers return true when the caller must arrange a call of next() (none is
     // pending and no operation is in flight whose completion would call it).
@@ -66,6 +70,7 @@ class PushStream final {
     mutable std::mutex mu_;
     std::deque<Event> queue_;
     std::size_t bytes_ = 0;
+    OutboundShare share_;  // the queued messages' part of the process-wide budget
     bool metadata_sent_ = false;
     bool in_flight_ = false;
     bool pump_pending_ = false;

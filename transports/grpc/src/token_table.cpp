@@ -54,10 +54,12 @@ std::string TokenTable::issue(SessionId session, Clock::time_point now) {
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING);
         token = text.data();
     } while (entries_.contains(token));
-    entries_.emplace(
-        token,
-        Entry{
-            .session = session, .last_used = now, .streams = 0, .budget = burst_, .refilled = now});
+    entries_.emplace(token, Entry{.session = session,
+                                  .last_used = now,
+                                  .streams = 0,
+                                  .fetches = 0,
+                                  .budget = burst_,
+                                  .refilled = now});
     sodium_memzero(raw.data(), raw.size());
     return token;
 }
@@ -91,9 +93,28 @@ std::optional<SessionId> TokenTable::revoke(std::string_view token) {
     return session;
 }
 
-void TokenTable::stream_opened(std::string_view token) {
+bool TokenTable::stream_opened(std::string_view token, std::size_t max) {
     std::lock_guard lock(mu_);
-    if (auto it = entries_.find(token); it != entries_.end()) ++it->second.streams;
+    auto it = entries_.find(token);
+    if (it == entries_.end() || (max != 0 && it->second.streams >= max)) return false;
+    ++it->second.streams;
+    return true;
+}
+
+bool TokenTable::fetch_started(std::string_view token, std::size_t max) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(token);
+    if (it == entries_.end()) return true;  // revoked meanwhile: the core answers not_logged_in
+    if (max != 0 && it->second.fetches >= max) return false;
+    ++it->second.fetches;
+    return true;
+}
+
+void TokenTable::fetch_finished(std::string_view token) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(token); it != entries_.end() && it->second.fetches > 0) {
+        --it->second.fetches;
+    }
 }
 
 void TokenTable::stream_closed(std::string_view token, Clock::time_point now) {

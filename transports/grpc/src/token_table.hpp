@@ -46,9 +46,15 @@ class TokenTable final {
     std::optional<SessionId> revoke(std::string_view token);
 
     // A Subscribe stream opened or closed on `token`. Closing counts as a use (the idle clock
-    // starts again when the last stream ends).
-    void stream_opened(std::string_view token);
+    // starts again when the last stream ends). Opening is refused (false, nothing counted) when
+    // the token is unknown or already holds `max` streams (0: no bound).
+    bool stream_opened(std::string_view token, std::size_t max = 0);
     void stream_closed(std::string_view token, Clock::time_point now = Clock::now());
+
+    // A Fetch on `token` starts (its reply is held until gRPC has written it) or is done.
+    // Starting is refused (false, nothing counted) when `max` are in flight (0: no bound).
+    bool fetch_started(std::string_view token, std::size_t max);
+    void fetch_finished(std::string_view token);
 
     // Forgets the tokens unused for longer than `max_idle` that have no open stream; returns
     // their sessions.
@@ -64,8 +70,9 @@ class TokenTable final {
     struct Entry {
         SessionId session = 0;
         Clock::time_point last_used;
-        unsigned streams = 0;
-        double budget = 0;  // rate-limit bucket, refilled lazily
+        std::size_t streams = 0;
+        std::size_t fetches = 0;  // Fetch replies not yet written
+        double budget = 0;        // rate-limit bucket, refilled lazily
         Clock::time_point refilled;
     };
 
