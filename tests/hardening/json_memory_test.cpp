@@ -74,8 +74,12 @@ TEST_CASE("json: fetchers that never read stay within the outbound budget",
     }
     const std::size_t peak_kib = resident_kib(*pid).value_or(0);
     INFO("chatd RSS " << start_kib << " KiB before the hoarders, " << peak_kib << " KiB with them");
-    // The budget is 8 MB of outbound bytes; allow the kernel, allocator slack and the store.
+    // The budget is 8 MB of outbound bytes; allow the kernel, allocator slack and the store
+    // (without the budget the replies alone are 20 x 3 MB and more). Sanitizer builds keep freed
+    // memory in quarantine and shadow every byte, so their RSS says nothing about the budget.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     CHECK(peak_kib < start_kib + 64 * 1024);
+#endif
     CHECK(chatd.process.wait_log("outbound memory budget spent", 10s));
     // Nothing the hoarders were sent is lost: every message is still queued for hoard.
     hoarders.clear();
