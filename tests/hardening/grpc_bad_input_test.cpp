@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdint>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -70,6 +72,7 @@ class GrpcServer final {
 
     v1::Chat::Stub& stub() { return *stub_; }
     ChatService& service() { return service_; }
+    std::uint16_t port() const { return server_->local_port(); }
 
     static std::unique_ptr<grpc::ClientContext> context(const Authorization& auth) {
         auto ctx = std::make_unique<grpc::ClientContext>();
@@ -568,6 +571,105 @@ TEST_CASE("grpc bad input: a string field that is not UTF-8 is refused by gRPC i
         CHECK(out.status != grpc::StatusCode::OK);
         CHECK_FALSE(out.code.has_value());  // nothing of ours ran: no chat-error-code
         server.check_serves();
+    }
+}
+
+// This process's resident memory in KiB (the server under test runs in it).
+std::size_t own_rss_kib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+    }
+    return 0;
+}
+
+TEST_CASE("grpc bad input: Fetch replies nobody reads stay bounded and others are served",
+          "[hardening][grpc][memory]") {
+    GrpcServer server;
+    server.create("hoard", "pw");
+    server.create("alice", "pw");
+    server.create("bob", "pw");
+    const std::string alice = "Bearer " + server.login("alice", "pw");
+    const std::string hoard = "Bearer " + server.login("hoard", "pw");
+    v1::SendRequest send;
+    send.set_to("hoard");
+    send.set_body(std::string(16000, 'q'));
+    for (int i = 0; i < 1000; ++i) {  // 16 MB queued: one unbounded page of it
+        v1::SendResponse resp;
+        auto ctx = GrpcServer::context(alice);
+        REQUIRE(server.stub().Send(ctx.get(), send, &resp).ok());
+    }
+    const std::size_t start_kib = own_rss_kib();
+
+    // Its own connection with a tiny flow-control window that is never reopened: the calls are
+    // started, their replies never read.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxReceiveMessageSize(-1);
+    auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server.port()),
+                                             grpc::InsecureChannelCredentials(), args);
+    auto stub = v1::Chat::NewStub(channel);
+    grpc::CompletionQueue cq;
+    constexpr int kCalls = 60;
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    std::vector<std::unique_ptr<grpc::ClientAsyncResponseReader<v1::FetchResponse>>> calls;
+    v1::FetchRequest fetch;
+    fetch.set_max(1000);
+    for (int i = 0; i < kCalls; ++i) {
+        contexts.push_back(GrpcServer::context(hoard));
+        calls.push_back(stub->PrepareAsyncFetch(contexts.back().get(), fetch, &cq));
+        calls.back()->StartCall();
+    }
+    // A normal user keeps chatting meanwhile, each request answered within a second.
+    const std::string bob = "Bearer " + server.login("bob", "pw");
+    v1::SendRequest hi;
+    hi.set_to("bob");
+    hi.set_body("hi");
+    for (int i = 0; i < 20; ++i) {
+        const auto asked = std::chrono::steady_clock::now();
+        v1::SendResponse resp;
+        auto ctx = GrpcServer::context(bob);
+        REQUIRE(server.stub().Send(ctx.get(), hi, &resp).ok());
+        CHECK(std::chrono::steady_clock::now() - asked < 1s);
+    }
+    const std::size_t peak_kib = own_rss_kib();
+    INFO("RSS " << start_kib << " KiB before the unread fetches, " << peak_kib << " KiB with them");
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    // Unbounded, the replies alone would be 60 x 16 MB.
+    CHECK(peak_kib < start_kib + 64 * 1024);
+#endif
+    // Now read them: at most 4 were taken on, the rest refused as too many in flight.
+    std::vector<v1::FetchResponse> replies(kCalls);
+    std::vector<grpc::Status> statuses(kCalls);
+    for (int i = 0; i < kCalls; ++i) {
+        calls[static_cast<std::size_t>(i)]->Finish(
+            &replies[static_cast<std::size_t>(i)], &statuses[static_cast<std::size_t>(i)],
+            reinterpret_cast<void*>(static_cast<std::intptr_t>(i)));
+    }
+    for (int i = 0; i < kCalls; ++i) {
+        void* tag = nullptr;
+        bool ok = false;
+        REQUIRE(cq.Next(&tag, &ok));
+    }
+    int served = 0;
+    for (int i = 0; i < kCalls; ++i) {
+        const auto& status = statuses[static_cast<std::size_t>(i)];
+        if (status.ok()) {
+            ++served;
+            CHECK(replies[static_cast<std::size_t>(i)].messages_size() < 1000);  // bytes-capped
+        } else {
+            CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+        }
+    }
+    CHECK(served >= 1);
+    CHECK(served <= 4);
+    cq.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq.Next(&tag, &ok)) {
     }
 }
 
