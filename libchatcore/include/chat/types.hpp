@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace chat {
@@ -54,6 +55,12 @@ inline const char* to_string(LogoutReason r) noexcept {
             return "account_deleted";
     }
     return "unknown";
+}
+// The reason named by `text` (its to_string form), or nullopt for a name this version does not
+// know (a newer server may send more).
+inline std::optional<LogoutReason> logout_reason_from_string(std::string_view text) noexcept {
+    if (text == to_string(LogoutReason::account_deleted)) return LogoutReason::account_deleted;
+    return std::nullopt;
 }
 
 }  // namespace chat

@@ -101,8 +101,4 @@ Message from_proto(const v1::Message& in) {
                    .sent_at = in.sent_at()};
 }
 
-LogoutReason logout_reason_from_string(std::string_view /*text*/) noexcept {
-    return LogoutReason::account_deleted;
-}
-
 }  // namespace chat::grpc_transport

@@ -35,8 +35,4 @@ Error to_error(const grpc::Status& status, std::optional<std::string_view> trail
 void to_proto(const Message& in, v1::Message& out);
 Message from_proto(const v1::Message& in);
 
-// The wire string of a logout reason, and back (unknown strings read as account_deleted, the
-// only reason version 1 has).
-LogoutReason logout_reason_from_string(std::string_view text) noexcept;
-
 }  // namespace chat::grpc_transport

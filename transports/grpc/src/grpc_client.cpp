@@ -399,7 +399,9 @@ class GrpcClient final : public Client {
     }
     void stream_logged_out(const Subscription& s, std::string_view reason_text) {
         clear_token_if(s.token);
-        const auto reason = logout_reason_from_string(reason_text);
+        // A reason this version does not know is still the end of the session.
+        const auto reason =
+            logout_reason_from_string(reason_text).value_or(LogoutReason::account_deleted);
         dispatcher_->post([this, reason] {
             if (!closing_ && on_logged_out_) on_logged_out_(reason);
         });

@@ -36,7 +36,7 @@ std::optional<std::string_view> bearer_token(std::string_view header) noexcept {
 }
 
 TokenTable::TokenTable(double rate, double burst)
-    : rate_(rate), burst_(std::max(burst, rate > 0 ? 1.0 : 0.0)) {
+    : rate_(rate), burst_(burst) {
     // Thread-safe and idempotent; randombytes_buf needs it.
     if (sodium_init() < 0) throw std::runtime_error("libsodium initialisation failed");
 }
@@ -58,8 +58,7 @@ std::string TokenTable::issue(SessionId session, Clock::time_point now) {
                                   .last_used = now,
                                   .streams = 0,
                                   .fetches = 0,
-                                  .budget = burst_,
-                                  .refilled = now});
+                                  .rate = TokenBucket(rate_, burst_, now)});
     sodium_memzero(raw.data(), raw.size());
     return token;
 }
@@ -69,18 +68,8 @@ TokenTable::Lookup TokenTable::use(std::string_view token, Clock::time_point now
     auto it = entries_.find(token);
     if (it == entries_.end()) return {};
     Entry& e = it->second;
-    if (rate_ > 0) {
-        const double elapsed = std::chrono::duration<double>(now - e.refilled).count();
-        if (elapsed > 0) {
-            e.budget = std::min(burst_, e.budget + elapsed * rate_);
-            e.refilled = now;
-        }
-    }
     e.last_used = std::max(e.last_used, now);
-    if (rate_ > 0) {
-        if (e.budget < 1.0) return {Use::rate_limited, e.session};
-        e.budget -= 1.0;
-    }
+    if (!e.rate.take(now)) return {Use::rate_limited, e.session};
     return {Use::ok, e.session};
 }
 

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chat/token_bucket.hpp"
 #include "chat/types.hpp"
 
 namespace chat::grpc_transport {
@@ -72,8 +73,7 @@ class TokenTable final {
         Clock::time_point last_used;
         std::size_t streams = 0;
         std::size_t fetches = 0;  // Fetch replies not yet written
-        double budget = 0;        // rate-limit bucket, refilled lazily
-        Clock::time_point refilled;
+        TokenBucket rate;         // this session's request-rate limit
     };
 
     // Transparent hashing so lookups by string_view do not allocate.

@@ -226,11 +226,6 @@ std::string logged_out_event_frame(LogoutReason reason) {
     return to_frame(out);
 }
 
-std::optional<LogoutReason> logout_reason_from_string(std::string_view text) {
-    if (text == to_string(LogoutReason::account_deleted)) return LogoutReason::account_deleted;
-    return std::nullopt;
-}
-
 namespace {
 
 bool valid_text(json::string_view text) {

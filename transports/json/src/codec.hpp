@@ -48,7 +48,6 @@ void append_reply_frame(std::string& out, std::string_view id_json, std::string_
 // {"id":<id_json>,"ok":false,"error":{"code":"...","message":"..."}}\n
 void append_error_frame(std::string& out, std::string_view id_json, const Error& error);
 std::string logged_out_event_frame(LogoutReason reason);
-std::optional<LogoutReason> logout_reason_from_string(std::string_view text);
 
 // True when every key and string in `value` is valid UTF-8. In a top-level object, the values
 // of the keys in `exempt` are not looked at (the core validates those itself).

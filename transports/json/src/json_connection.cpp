@@ -182,8 +182,7 @@ Connection::Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, b
       peer_address_(address_text(socket_)),
       framer_(core.limits.max_frame),
       share_(core.outbound_budget, core.limits.max_outbound_floor),
-      tokens_(core.limits.rate_burst),
-      last_refill_(std::chrono::steady_clock::now()) {
+      rate_(core.limits.rate_limit, core.limits.rate_burst) {
     if (core.tls) tls_ = std::make_unique<TlsStream>(socket_, *core.tls);
 }
 
@@ -416,19 +415,6 @@ void Connection::pump() {
     do_read();
 }
 
-bool Connection::take_token() {
-    const double rate = core_.limits.rate_limit;
-    if (rate <= 0) return true;
-    auto now = std::chrono::steady_clock::now();
-    std::chrono::duration<double> elapsed = now - last_refill_;
-    last_refill_ = now;
-    const double burst = std::max(core_.limits.rate_burst, 1.0);
-    tokens_ = std::min(burst, tokens_ + elapsed.count() * rate);
-    if (tokens_ < 1.0) return false;
-    tokens_ -= 1.0;
-    return true;
-}
-
 bool Connection::try_dispatch(std::string_view frame) {
     if (barrier_ || slots_.size() - slot_head_ >= kMaxPipelined ||
         outbound_bytes() > core_.limits.max_outbound_bytes) {
@@ -454,7 +440,7 @@ bool Connection::try_dispatch(std::string_view frame) {
         reply(std::move(error));
         return true;
     };
-    const bool allowed = take_token();
+    const bool allowed = rate_.take();
     if (ec) {
         if (!allowed) return refuse(make_error(Errc::rate_limited, "too many requests"));
         return refuse(make_error(Errc::bad_request, "invalid JSON: " + ec.message()));

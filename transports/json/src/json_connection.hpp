@@ -38,6 +38,7 @@
 #include "chat/limits.hpp"
 #include "chat/outbound_budget.hpp"
 #include "chat/sink.hpp"
+#include "chat/token_bucket.hpp"
 #include "codec.hpp"
 #include "line_framer.hpp"
 #include "tls_context.hpp"
@@ -223,7 +224,6 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     void on_tls_read(const boost::system::error_code& ec, std::size_t n);
     void linger_tls();
     void log_error(const Error& error) const;
-    bool take_token();
 
     // Declared first, released last: keeps the io_context alive for the socket and timers.
     std::shared_ptr<ServerCore> keep_core_;
@@ -275,8 +275,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     std::vector<std::string> held_;  // pushes and events to send after the current reply
 
     // Rate limit (token bucket).
-    double tokens_ = 0;
-    std::chrono::steady_clock::time_point last_refill_;
+    TokenBucket rate_;
 
     // Lifecycle.
     bool draining_ = false;  // answering no more; flush, half-close, linger, close
