@@ -184,6 +184,23 @@ TEST_CASE("ack: ids not in the queue are not counted", "[conformance][ack]") {
     CHECK(ids_of(fetched->messages) == std::vector<MessageId>{sent[1].id, sent[2].id});
 }
 
+TEST_CASE("ack: nothing named is a bad request; up_to 0 counts as not given",
+          "[conformance][ack]") {
+    TestServer server(transport_under_test());
+    auto p = make_pair_of_users(server);
+    auto sent = send_many(*p.sender, p.bob.name, 2);
+    auto b = login_client(server, p.bob, false);
+    CHECK(outcome(b->ack({})) == "bad_request");
+    CHECK(outcome(b->ack({}, MessageId{0})) == "bad_request");
+    // With ids, up_to 0 adds nothing: only the named message goes.
+    auto acked = b->ack({sent[1].id}, MessageId{0});
+    REQUIRE(outcome(acked) == "ok");
+    CHECK(*acked == 1);
+    auto fetched = b->fetch();
+    REQUIRE(outcome(fetched) == "ok");
+    CHECK(ids_of(fetched->messages) == std::vector<MessageId>{sent[0].id});
+}
+
 TEST_CASE("ack: another user's messages cannot be acknowledged", "[conformance][ack]") {
     TestServer server(transport_under_test());
     auto p = make_pair_of_users(server);

@@ -179,6 +179,8 @@ std::vector<Row> default_frame_rows() {
          Then::stays_open},
         {"send without to", true, R"({"op":"send","body":"x"})", "bad_request", Then::stays_open},
         {"ack without ids or up_to", true, R"({"op":"ack"})", "bad_request", Then::stays_open},
+        {"ack with only up_to 0", true, R"({"op":"ack","up_to":0})", "bad_request",
+         Then::stays_open},
         {"delete without password", true, R"({"op":"delete_account"})", "bad_request",
          Then::stays_open},
         {"unknown op", false, R"({"op":"teleport","id":"t"})", "unknown_op", Then::stays_open,

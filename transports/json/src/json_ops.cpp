@@ -109,6 +109,9 @@ void op_ack(Connection& c, const json::object& request) {
     auto ids = in.optional_u64_array("ids");
     auto up_to = in.optional_u64("up_to");
     if (!in.ok()) return c.reply(*in.error());
+    // Message ids start at 1, so `up_to` 0 acks nothing: it counts as not given, as on gRPC
+    // (docs/protocol.md, ack).
+    if (up_to == 0) up_to.reset();
     if (!ids && !up_to) return c.reply(make_error(Errc::bad_request, "give 'ids' or 'up_to'"));
     std::vector<MessageId> acked_ids;
     if (ids) acked_ids = std::move(*ids);
