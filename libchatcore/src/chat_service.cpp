@@ -1,4 +1,4 @@
-// ChatService: every rule of PROTOCOL.md, the session registry and the push path.
+// ChatService: every rule of docs/protocol.md, the session registry and the push path.
 #include "chat/chat_service.hpp"
 
 #include <future>

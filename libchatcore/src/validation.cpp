@@ -1,4 +1,4 @@
-// The domain rules on names, passwords and bodies (PROTOCOL.md "Domain rules").
+// The domain rules on names, passwords and bodies (docs/protocol.md "Domain rules").
 #include "chat/validation.hpp"
 
 #include "chat/limits.hpp"

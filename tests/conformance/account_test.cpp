@@ -312,7 +312,7 @@ TEST_CASE("login: a second login on a connection with a session", "[conformance]
         REQUIRE(outcome(sent) == "ok");
         CHECK(sent->from == alice.name);
     } else {
-        // gRPC: a login always makes a new session (PROTOCOL.md, gRPC transport).
+        // gRPC: a login always makes a new session (docs/protocol.md, gRPC transport).
         REQUIRE(outcome(second) == "ok");
         CHECK(second->username == bob.name);
     }

@@ -495,7 +495,7 @@ TEST_CASE("connection limit: per_address 0 is no bound", "[grpc][connections]") 
     for (int i = 0; i < 300; ++i) CHECK(limit.admit("peer" + std::to_string(i), "10.0.0.1"));
 }
 
-TEST_CASE("codec: every error code has the gRPC status of PROTOCOL.md", "[grpc][codec]") {
+TEST_CASE("codec: every error code has the gRPC status of docs/protocol.md", "[grpc][codec]") {
     using SC = grpc::StatusCode;
     const std::vector<std::pair<Errc, SC>> table = {
         {Errc::bad_request, SC::INVALID_ARGUMENT},

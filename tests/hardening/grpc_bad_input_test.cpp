@@ -27,7 +27,7 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr auto kDeadline = 10s;
-// The wire names of PROTOCOL.md, spelled out here rather than taken from the transport.
+// The wire names of docs/protocol.md, spelled out here rather than taken from the transport.
 constexpr const char* kTrailer = "chat-error-code";
 
 std::optional<std::string> trailer(const grpc::ClientContext& ctx) {
@@ -524,7 +524,7 @@ TEST_CASE("grpc bad input: huge numbers and broken text get their domain answers
 // reaches our code: protobuf refuses to parse the request. gRPC's callback API then answers
 // UNIMPLEMENTED with an empty message, which tells a client the method does not exist (the
 // shipped client's codec reads it as unknown_op); docs/protocol.md promises INTERNAL, and
-// PROTOCOL.md's bad_request would be INVALID_ARGUMENT. Either of those is accepted here.
+// docs/protocol.md's bad_request would be INVALID_ARGUMENT. Either of those is accepted here.
 // gRPC refuses such a request before our code runs (docs/protocol.md, gRPC errors): what we
 // promise is a refusal without our error trailer, and a server that keeps serving.
 TEST_CASE("grpc bad input: a string field that is not UTF-8 is refused by gRPC itself",

@@ -1,5 +1,5 @@
 // A chat::Client that keeps everything in memory, for testing the client program without a
-// server. It follows PROTOCOL.md closely enough for the program's flows (accounts, queue,
+// server. It follows docs/protocol.md closely enough for the program's flows (accounts, queue,
 // ack, paging, errors) and lets a test raise the events a server would (push, logged_out,
 // disconnect) from its own thread.
 // Thread use: request methods from the program's thread; the raise_* methods from the test's

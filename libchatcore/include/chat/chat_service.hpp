@@ -1,4 +1,4 @@
-// ChatService: the one entry point for every operation of PROTOCOL.md. Transports decode a
+// ChatService: the one entry point for every operation of docs/protocol.md. Transports decode a
 // request, call one method here and encode the result; every domain rule lives behind this API.
 //
 // Sessions are owned here: `login` creates one (optionally with a Sink attached at once so no

@@ -1,4 +1,4 @@
-// Validation of the domain rules of PROTOCOL.md: usernames, passwords, message bodies, UTF-8.
+// Validation of the domain rules of docs/protocol.md: usernames, passwords, message bodies, UTF-8.
 // Thread use: pure functions; call from any thread.
 #pragma once
 

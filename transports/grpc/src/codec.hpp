@@ -21,7 +21,7 @@ inline constexpr std::string_view kErrorCodeKey = "chat-error-code";
 // Initial metadata of a Subscribe stream that is registered for pushes ("1").
 inline constexpr std::string_view kSubscribedKey = "chat-subscribed";
 
-// PROTOCOL.md's table: the gRPC status code of each error code.
+// docs/protocol.md's table: the gRPC status code of each error code.
 grpc::StatusCode status_code(Errc code) noexcept;
 
 // The status of a failed call: our table's code and the message "<code>: <human text>".

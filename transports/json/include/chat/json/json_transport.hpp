@@ -1,4 +1,4 @@
-// The JSON Lines transport (PROTOCOL.md "JSON transport"): one JSON object per line over TCP,
+// The JSON Lines transport (docs/protocol.md "JSON transport"): one JSON object per line over TCP,
 // default port 7400, optionally inside TLS (ServerConfig::tls_cert_file / ClientConfig::tls).
 // This header is all an application needs: factories for the server and the client half, and
 // the hook that adds "json" to a TransportRegistry.
