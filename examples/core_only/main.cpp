@@ -1,7 +1,7 @@
 // core_only: libchatcore embedded in a program with no networking at all. Drives a ChatService
 // over an in-memory store through accounts, sends, pushes, fetch/ack, listing and deletion,
-// prints each step and exits 0 only when every step behaved as docs/protocol.md says (so it doubles as
-// a smoke test of an installed chatcore).
+// prints each step and exits 0 only when every step behaved as docs/protocol.md says (so it doubles
+// as a smoke test of an installed chatcore).
 #include <cstdlib>
 #include <iostream>
 #include <memory>

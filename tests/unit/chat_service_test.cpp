@@ -1,5 +1,5 @@
-// Unit tests of ChatService: every domain rule of docs/protocol.md, sessions and pushes, run against
-// both stores (each TEST_CASE runs once with MemoryStore and once with SqliteStore).
+// Unit tests of ChatService: every domain rule of docs/protocol.md, sessions and pushes, run
+// against both stores (each TEST_CASE runs once with MemoryStore and once with SqliteStore).
 #include "chat/chat_service.hpp"
 
 #include <atomic>

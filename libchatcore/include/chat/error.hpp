@@ -10,7 +10,8 @@
 
 namespace chat {
 
-// The stable error codes of docs/protocol.md. Each transport maps these to its wire form in one table.
+// The stable error codes of docs/protocol.md. Each transport maps these to its wire form in one
+// table.
 enum class Errc {
     bad_request,
     unknown_op,
