@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "chat/limits.hpp"
@@ -54,20 +55,12 @@ class ScriptRun {
 
    private:
     std::optional<Error> check_text() const {
-        if (!is_valid_utf8(req_.user)) {
-            return make_error(Errc::invalid_username, "the username is not valid UTF-8 text");
-        }
-        if (!is_valid_utf8(req_.password)) {
-            return make_error(Errc::invalid_password, "the password is not valid UTF-8 text");
-        }
-        if (!is_valid_utf8(req_.to)) {
-            return make_error(Errc::no_such_user, "the recipient is not valid UTF-8 text");
-        }
-        if (!is_valid_utf8(req_.body)) {
-            return make_error(Errc::invalid_message, "the message is not valid UTF-8 text");
-        }
-        if (!is_valid_utf8(req_.pattern)) {
-            return make_error(Errc::bad_request, "the pattern is not valid UTF-8 text");
+        for (auto [field, text] : {std::pair{TextField::username, std::string_view(req_.user)},
+                                   std::pair{TextField::password, std::string_view(req_.password)},
+                                   std::pair{TextField::recipient, std::string_view(req_.to)},
+                                   std::pair{TextField::body, std::string_view(req_.body)},
+                                   std::pair{TextField::pattern, std::string_view(req_.pattern)}}) {
+            if (auto bad = check_utf8(field, text)) return bad;
         }
         return std::nullopt;
     }

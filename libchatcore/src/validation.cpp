@@ -72,4 +72,47 @@ std::string to_lower_ascii(std::string_view text) {
     return out;
 }
 
+Errc invalid_utf8_code(TextField field) noexcept {
+    switch (field) {
+        case TextField::username:
+            return Errc::invalid_username;
+        case TextField::password:
+            return Errc::invalid_password;
+        case TextField::recipient:
+            return Errc::no_such_user;
+        case TextField::body:
+            return Errc::invalid_message;
+        case TextField::pattern:
+        case TextField::cursor:
+            break;
+    }
+    return Errc::bad_request;
+}
+
+std::optional<Error> check_utf8(TextField field, std::string_view text) {
+    if (is_valid_utf8(text)) return std::nullopt;
+    const char* name = "text";
+    switch (field) {
+        case TextField::username:
+            name = "the username";
+            break;
+        case TextField::password:
+            name = "the password";
+            break;
+        case TextField::recipient:
+            name = "the recipient";
+            break;
+        case TextField::body:
+            name = "the message";
+            break;
+        case TextField::pattern:
+            name = "the pattern";
+            break;
+        case TextField::cursor:
+            name = "the cursor";
+            break;
+    }
+    return make_error(invalid_utf8_code(field), std::string(name) + " is not valid UTF-8 text");
+}
+
 }  // namespace chat

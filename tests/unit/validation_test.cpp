@@ -85,3 +85,19 @@ TEST_CASE("error codes round-trip through their wire strings") {
     CHECK(to_string(Errc::no_such_user) == "no_such_user");
     CHECK_FALSE(errc_from_string("nope").has_value());
 }
+
+TEST_CASE("text that is not UTF-8 gets the error of its field's rule") {
+    const std::string broken = "ab\xff";
+    CHECK(invalid_utf8_code(TextField::username) == Errc::invalid_username);
+    CHECK(invalid_utf8_code(TextField::password) == Errc::invalid_password);
+    CHECK(invalid_utf8_code(TextField::recipient) == Errc::no_such_user);
+    CHECK(invalid_utf8_code(TextField::body) == Errc::invalid_message);
+    CHECK(invalid_utf8_code(TextField::pattern) == Errc::bad_request);
+    CHECK(invalid_utf8_code(TextField::cursor) == Errc::bad_request);
+    auto bad = check_utf8(TextField::body, broken);
+    REQUIRE(bad.has_value());
+    CHECK(bad->code == Errc::invalid_message);
+    CHECK(bad->message == "the message is not valid UTF-8 text");
+    CHECK_FALSE(check_utf8(TextField::body, "héllo").has_value());
+    CHECK_FALSE(check_utf8(TextField::cursor, "").has_value());
+}
