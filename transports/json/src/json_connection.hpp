@@ -1,16 +1,19 @@
-// One client connection of the JSON server, and the state its server shares with it.
+// Connection: one client connection of the JSON server, the part that ties the others together
+// and owns the connection's life: its state, its session, its timers and its writes.
 //
-// A Connection reads frames through a bounded LineFramer and answers them in request order.
-// Sends are pipelined: up to kMaxPipelined of them may be with the core at once (so a burst
-// shares one SQLite group commit), each holding a reply slot, and replies leave strictly in slot
-// order. Every other op is a barrier: it starts only when nothing is in flight and nothing starts
-// until it is answered, so a request always sees the effects of the ones before it. Replies and
-// pushes go through one outbound buffer with at most one async_write in flight; a write starts
-// from a posted handler, so everything queued meanwhile leaves in one write.
+//   ByteStream       (json_stream.hpp)       plain TCP or TLS bytes, one read path, the linger
+//   RequestPipeline  (request_pipeline.hpp)  frames -> checks -> rate limit -> ops -> replies
+//   OutboundQueue    (outbound_queue.hpp)    coalesced writes, the outbound bounds, held pushes
+//   ConnectionSink   (connection_sink.hpp)   the session's pushes from the core
 //
-// On a TLS server a connection first completes the TLS handshake (bounded in time), then moves
-// the same bytes through OpenSSL; everything above the byte stream is shared with plain TCP,
-// whose path stays as it was (readiness wait plus a read into a per-thread buffer).
+// A connection goes handshaking (TLS only) -> anonymous -> logging_in -> logged_in; a failed
+// login and a logout lead back to anonymous. It ends draining -> lingering -> closed, and
+// close() ends any state at once.
+// One write is in flight at a time, started from a posted handler, so everything queued
+// meanwhile leaves in one write; a write that makes no progress for
+// Limits::write_stall_timeout drops the connection, as does passing an outbound bound. A
+// connection that does not log in within Limits::login_timeout is closed (docs/protocol.md,
+// "Limits and protection").
 //
 // Thread use: every member function runs on the connection's strand, except start(),
 // post_close(), post_sink_drain() and the completion functions handed to ChatService
@@ -20,113 +23,44 @@
 // drain per batch.
 #pragma once
 
-#include <array>
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
-#include <vector>
+#include <string_view>
 
 #include "chat/chat_service.hpp"
 #include "chat/limits.hpp"
-#include "chat/outbound_budget.hpp"
 #include "chat/sink.hpp"
-#include "chat/token_bucket.hpp"
 #include "codec.hpp"
-#include "line_framer.hpp"
-#include "tls_context.hpp"
+#include "connection_sink.hpp"
+#include "json_stream.hpp"
+#include "outbound_queue.hpp"
+#include "request_pipeline.hpp"
+#include "server_core.hpp"
 
 namespace chat::json_transport {
 
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using Strand = asio::strand<asio::io_context::executor_type>;
-
-class Connection;
-
-// What a server and its connections share. Owned by the server; outlives every connection
-// callback because the server's stop() waits for in-flight core calls and open connections.
-// Thread use: the mutex guards `connections`, `stopping`, `inflight`; the rest is immutable
-// after construction or atomic.
-struct ServerCore : std::enable_shared_from_this<ServerCore> {
-    ServerCore(ChatService& svc, Limits lim, std::shared_ptr<OutboundBudget> budget = nullptr)
-        : service(svc), limits(lim), outbound_budget(std::move(budget)) {}
-
-    ChatService& service;
-    const Limits limits;
-    const std::shared_ptr<OutboundBudget> outbound_budget;  // every connection's bytes to send
-    asio::io_context ioc;
-    // TLS: set by the server before it accepts anything, then read-only. Null: plain TCP.
-    std::unique_ptr<ssl::context> tls;
-    std::chrono::milliseconds tls_handshake_timeout{0};  // 0: no limit
-
-    std::mutex mutex;
-    std::condition_variable changed;  // a connection closed or an in-flight call completed
-    std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
-    std::size_t inflight = 0;  // core calls whose completion has not yet been posted
-    std::size_t live = 0;      // connections counted against Limits::max_connections
-    std::unordered_map<std::string, std::size_t> per_address;  // counted connections by address
-    bool stopping = false;
-    std::uint64_t next_connection_id = 1;
-
-    void begin_inflight();
-    void end_inflight();
-    void unregister(std::uint64_t id, bool counted, const std::string& address);
-};
-
-// The Sink of one session on one connection. deliver() encodes the push once, straight into an
-// inbox, and posts a drain to the connection's strand only when none is pending, so a burst of
-// pushes costs one handler and leaves in one write. detach() (from the strand) makes it inert
-// for good. Thread use: any thread; one mutex guards the inbox.
-class ConnectionSink final : public Sink, public std::enable_shared_from_this<ConnectionSink> {
-   public:
-    struct Batch {
-        bool ends_session = false;  // a logged_out event ends the batch
-        bool overflow = false;      // the inbox outgrew the outbound limit: a slow reader
-    };
-
-    ConnectionSink(std::weak_ptr<Connection> connection, std::size_t limit)
-        : connection_(std::move(connection)), limit_(limit) {}
-
-    void deliver(const Message& message) override;
-    void logged_out(LogoutReason reason) override;
-    void detach();
-    // Strand: moves the queued frames to the end of `into` and re-arms the drain.
-    Batch take(std::string& into);
-
-   private:
-    // After appending, with `mutex_` held: the connection to post a drain to, if one is needed.
-    std::shared_ptr<Connection> drain_target_locked();
-
-    std::mutex mutex_;
-    std::weak_ptr<Connection> connection_;
-    const std::size_t limit_;
-    std::string inbox_;
-    Batch batch_;
-    bool drain_posted_ = false;
-    bool detached_ = false;
-};
-
-// The reply fields of an op, already serialized: `"key":value,...` without braces.
-struct EncodedFields {
-    std::string text;
-};
-
 class Connection final : public std::enable_shared_from_this<Connection> {
    public:
+    enum class State {
+        handshaking,  // TLS: the handshake is not done yet
+        anonymous,    // serving, no session
+        logging_in,   // a login is with the core: its pushes wait for the reply
+        logged_in,    // serving a session
+        draining,     // answering no more: the last replies go out
+        lingering,    // our side is shut; waiting for the peer to hang up
+        closed,
+    };
+
     // `reject_busy`: the server is full (or, with `peer_full`, full for this peer address); this
     // connection only gets a server_busy line.
     Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, bool reject_busy,
                bool peer_full = false);
 
-    // Any thread: begin serving.
+    // Any thread: begin serving (TLS: after the handshake).
     void start();
     // Any thread: close at once (server stop).
     void post_close();
@@ -141,7 +75,9 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     Origin origin() const { return Origin{"json#" + std::to_string(id_), peer_address_}; }
 
     // Answers the request being dispatched, now.
-    void reply(Result<json::object> fields);
+    void reply(Result<json::object> fields) {
+        pipeline_.finish(pipeline_.current(), std::move(fields));
+    }
 
     // A completion for a core call that may finish on another thread: on the strand it runs
     // `encode(Connection&, Result<T>)` (returning Result<json::object> or Result<EncodedFields>)
@@ -161,134 +97,81 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     void post_sink_drain(std::shared_ptr<ConnectionSink> sink);
 
    private:
-    struct Pending {
-        std::string frame;
-        bool too_large = false;
-    };
-    // A dispatched request whose reply has not left yet.
-    struct Slot {
-        std::string id_json = "null";  // the request's id, serialized, echoed in the reply
-        std::string frame;             // the reply, once ready
-        bool ready = false;
-        bool barrier = false;  // not a send: it runs alone
-    };
+    friend class RequestPipeline;
 
-    // A TLS connection's OpenSSL stream over socket_ (which stays the owner of the socket) and
-    // its read buffer. Plain connections have none.
-    struct TlsStream {
-        TlsStream(tcp::socket& socket, ssl::context& context) : stream(socket, context) {}
-        ssl::stream<tcp::socket&> stream;
-        std::array<char, 16 * 1024> buffer;  // one TLS record's payload at most
-        bool established = false;
-    };
+    // --- For the request pipeline (strand). ---
+    bool closing() const noexcept {
+        return state_ == State::draining || state_ == State::lingering || state_ == State::closed;
+    }
+    // No request is dispatched while this holds.
+    bool outbound_full() const noexcept {
+        return outbound_.bytes() > core_.limits.max_outbound_bytes;
+    }
+    // Queues a reply or a push; false when that dropped the connection (a slow reader).
+    bool send_reply(std::string_view frame) { return send(frame, false); }
+    bool send_push(std::string_view frame) { return send(frame, true); }
+    // Every request is answered: what was held for after the reply goes out now. False when
+    // that dropped the connection.
+    bool release_held();
+    // Sends `frame` as the last thing, then winds down.
+    void close_after(std::string_view frame, const char* reason);
+    // Dispatch what can be, then either read more or, when the input is done, wind down.
+    void progress();
+    void log_error(const Error& error) const;
 
-    // Reading.
-    void do_read();
-    void on_readable(const boost::system::error_code& ec);
-    void on_bytes(std::string_view bytes);
-    bool backlog_full() const noexcept;
-    void pump();
-    // Dispatches `frame`, or returns false having done nothing when it must wait for the
-    // requests in flight.
-    bool try_dispatch(std::string_view frame);
-    void open_slot(bool barrier);
-    Slot* slot_of(std::uint64_t seq) noexcept;
-    void finish(std::uint64_t seq, Result<json::object> fields);
-    void finish(std::uint64_t seq, Result<EncodedFields> fields);
-    void fail(Slot& slot, const Error& error);
-    void complete(Slot& slot);
-    bool slots_empty() const noexcept { return slot_head_ == slots_.size(); }
+    // Starting and reading.
+    void on_handshake(ByteStream::HandshakeStatus status, const boost::system::error_code& ec);
+    void serve();
+    void read();
+    void on_read(ByteStream::ReadStatus status, std::string_view bytes);
 
     // Writing.
-    void enqueue(std::string_view frame, bool is_push);
+    bool send(std::string_view frame, bool is_push);
     void schedule_write();
     void start_write();
     void on_written(const boost::system::error_code& ec);
     void arm_stall_timer();
     void drop_slow_reader(const char* why);
-    std::size_t outbound_bytes() const noexcept { return pending_.size() + writing_.size(); }
 
-    // Closing.
+    // Sessions and closing.
+    void on_sink_drain(const std::shared_ptr<ConnectionSink>& sink);
+    // Forgets the session here (its sink goes inert); `logout`: ends it in the core too.
+    void leave_session(bool logout);
+    void arm_login_timer();
     void begin_drain(const char* reason);
     void start_linger();
     void close(const char* reason);
-    void end_session();
-    void arm_login_timer();
-
-    void on_sink_drain(const std::shared_ptr<ConnectionSink>& sink);
-
-    // TLS: the handshake before serving, reading through OpenSSL, and the closing handshake.
-    void start_tls_handshake();
-    void on_tls_handshake(const boost::system::error_code& ec);
-    void read_tls();
-    void on_tls_read(const boost::system::error_code& ec, std::size_t n);
-    void linger_tls();
-    void log_error(const Error& error) const;
 
     // Declared first, released last: keeps the io_context alive for the socket and timers.
     std::shared_ptr<ServerCore> keep_core_;
     ServerCore& core_;
-    tcp::socket socket_;
-    std::unique_ptr<TlsStream> tls_;  // TLS connections only
     Strand strand_;
+    ByteStream stream_;
     asio::steady_timer login_timer_;
     asio::steady_timer linger_timer_;
     asio::steady_timer stall_timer_;  // a write that does not finish in time closes the connection
     const std::uint64_t id_;
     const bool reject_busy_;
     const bool peer_full_;
-    std::string peer_;          // address:port, for the log
-    std::string peer_address_;  // address only
+    const std::string peer_;          // address:port, for the log
+    const std::string peer_address_;  // address only
 
-    // Input.
-    LineFramer framer_;
-    std::deque<Pending> backlog_;  // frames read ahead that cannot be dispatched yet
-    std::size_t backlog_bytes_ = 0;
-    bool reading_ = false;       // an async_wait for input is in flight
-    bool read_stopped_ = false;  // EOF seen or input refused (too large)
-    bool in_pump_ = false;       // dispatching: completions must not re-enter pump()
-
-    // Requests in flight, oldest first: slots_[slot_head_..]. A vector compacted as it goes, so
-    // an idle connection holds no allocation for it.
-    std::vector<Slot> slots_;
-    std::size_t slot_head_ = 0;
-    std::uint64_t head_seq_ = 0;     // the sequence number of slots_[slot_head_]
-    std::uint64_t current_seq_ = 0;  // the request being dispatched
-    bool barrier_ = false;           // a barrier request is in flight
-
-    // Output.
-    std::string pending_;  // frames waiting for the next write
-    std::string writing_;  // frames of the write in flight
-    std::size_t pending_push_bytes_ = 0;
-    std::size_t writing_push_bytes_ = 0;
-    bool write_in_flight_ = false;
+    State state_;
+    RequestPipeline pipeline_;
+    OutboundQueue outbound_;
     bool write_scheduled_ = false;  // a handler that starts the write is posted
-    OutboundShare share_;           // pending_ + writing_, against the process-wide budget
-    std::chrono::steady_clock::time_point write_started_{};
-    bool stall_armed_ = false;
+    bool stall_armed_ = false;      // the stall timer is waiting
 
-    // Session.
-    std::optional<SessionId> session_;
+    std::optional<SessionId> session_;  // set exactly while logged_in
     std::shared_ptr<ConnectionSink> sink_;
-    std::string push_batch_;         // pushes taken from the sink, being enqueued
-    bool hold_pushes_ = false;       // a login is in progress
-    std::vector<std::string> held_;  // pushes and events to send after the current reply
-
-    // Rate limit (token bucket).
-    TokenBucket rate_;
-
-    // Lifecycle.
-    bool draining_ = false;  // answering no more; flush, half-close, linger, close
-    bool lingering_ = false;
-    bool closed_ = false;
-    std::size_t linger_discarded_ = 0;
+    std::string push_batch_;  // pushes taken from the sink, being enqueued
 };
 
 template <class T, class Encode>
 ChatService::Done<T> Connection::reply_later(Encode encode) {
     core_.begin_inflight();
     return [self = shared_from_this(), encode = std::move(encode),
-            seq = current_seq_](Result<T> result) mutable {
+            seq = pipeline_.current()](Result<T> result) mutable {
         // Hand our reference on, so that nothing of the connection is owned by this function
         // object once the server stops waiting for it.
         std::shared_ptr<Connection> connection = std::move(self);
@@ -297,7 +180,7 @@ ChatService::Done<T> Connection::reply_later(Encode encode) {
             // The core completed inline (MemoryStore, hashing without a pool): answer now rather
             // than after another trip round the event loop.
             auto fields = encode(*connection, std::move(result));
-            connection->finish(seq, std::move(fields));
+            connection->pipeline_.finish(seq, std::move(fields));
             connection.reset();
             core.end_inflight();
             return;
@@ -309,7 +192,7 @@ ChatService::Done<T> Connection::reply_later(Encode encode) {
             asio::post(strand, [connection = std::move(connection), encode = std::move(encode), seq,
                                 result = std::move(result)]() mutable {
                 auto fields = encode(*connection, std::move(result));
-                connection->finish(seq, std::move(fields));
+                connection->pipeline_.finish(seq, std::move(fields));
             });
         }
         core.end_inflight();
