@@ -35,7 +35,8 @@ std::string format_message(const Message& message, bool always_date = false);
 // that are not UTF-8 become U+FFFD, so the result is always valid JSON.
 std::string json_string(std::string_view text);
 
-// `{"id":42,"from":"alice","to":"bob","body":"hi","sent_at":1764000000000}`
+// `{"id":42,"from":"alice","to":"bob","body":"hi","sent_at":1764000000000}`: the wire's shape,
+// but escaped with json_string for a terminal, so it is not the JSON transport's encoder.
 std::string message_json(const Message& message);
 
 // A short explanation of an error code, e.g. "there is no user by that name".

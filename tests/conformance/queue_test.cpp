@@ -184,7 +184,7 @@ TEST_CASE("ack: ids not in the queue are not counted", "[conformance][ack]") {
     CHECK(ids_of(fetched->messages) == std::vector<MessageId>{sent[1].id, sent[2].id});
 }
 
-TEST_CASE("ack: nothing named is a bad request; up_to 0 counts as not given",
+TEST_CASE("ack: nothing named is a bad request, and up_to 0 counts as not given",
           "[conformance][ack]") {
     TestServer server(transport_under_test());
     auto p = make_pair_of_users(server);

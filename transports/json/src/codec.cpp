@@ -12,17 +12,6 @@
 
 namespace chat::json_transport {
 
-json::object encode_message(const Message& message) {
-    json::object out;
-    out.reserve(5);
-    out.emplace("id", message.id);
-    out.emplace("from", message.from);
-    out.emplace("to", message.to);
-    out.emplace("body", message.body);
-    out.emplace("sent_at", message.sent_at);
-    return out;
-}
-
 std::optional<Message> decode_message(const json::value& value) {
     const auto* object = value.if_object();
     if (object == nullptr) return std::nullopt;

@@ -19,8 +19,6 @@ namespace chat::json_transport {
 
 namespace json = boost::json;
 
-// {"id":42,"from":"alice","to":"bob","body":"hi","sent_at":1764000000000}
-json::object encode_message(const Message& message);
 // nullopt when a field is missing or of the wrong type.
 std::optional<Message> decode_message(const json::value& value);
 
@@ -39,7 +37,9 @@ std::string error_frame(const json::value& id, const Error& error);
 // {"event":"message","message":{...}}  /  {"event":"logged_out","reason":"..."}
 std::string message_event_frame(const Message& message);
 // The hot paths write straight into an output buffer instead of building a json::object first
-// (same bytes as serializing one): a JSON string literal, a message object, a push frame.
+// (same bytes as serializing one): a JSON string literal, a message object
+// ({"id":42,"from":"alice","to":"bob","body":"hi","sent_at":1764000000000}, the one encoder of a
+// message on this wire), a push frame.
 void append_json_string(std::string& out, std::string_view text);
 void append_message(std::string& out, const Message& message);
 void append_message_event_frame(std::string& out, const Message& message);

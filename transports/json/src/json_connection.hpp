@@ -78,6 +78,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     void reply(Result<json::object> fields) {
         pipeline_.finish(pipeline_.current(), std::move(fields));
     }
+    // The same with the fields already serialized (the hot replies).
+    void reply_encoded(EncodedFields fields) {
+        pipeline_.finish(pipeline_.current(), Result<EncodedFields>(std::move(fields)));
+    }
 
     // A completion for a core call that may finish on another thread: on the strand it runs
     // `encode(Connection&, Result<T>)` (returning Result<json::object> or Result<EncodedFields>)

@@ -1,5 +1,5 @@
 // The op table of the JSON transport (see json_ops.hpp). Field names and reply shapes are those
-// of PROTOCOL.md; docs/protocol.md documents each row.
+// of docs/protocol.md, which documents each row.
 #include "json_ops.hpp"
 
 #include <array>
@@ -10,13 +10,6 @@
 namespace chat::json_transport {
 
 namespace {
-
-json::array encode_messages(const std::vector<Message>& messages) {
-    json::array out;
-    out.reserve(messages.size());
-    for (const auto& message : messages) out.emplace_back(encode_message(message));
-    return out;
-}
 
 Result<json::object> no_fields(Result<void> result) {
     if (!result.ok()) return result.error();
@@ -100,8 +93,19 @@ void op_fetch(Connection& c, const json::object& request) {
     if (!in.ok()) return c.reply(*in.error());
     auto result = c.service().fetch(*c.session(), max.value_or(0));
     if (!result.ok()) return c.reply(result.error());
-    c.reply(json::object{{"messages", encode_messages(result->messages)},
-                         {"remaining", result->remaining}});
+    // Written straight out like a push: the message encoder is the same.
+    EncodedFields fields;
+    std::size_t size = 32;
+    for (const auto& m : result->messages) size += 64 + m.from.size() + m.to.size() + m.body.size();
+    fields.text.reserve(size);
+    fields.text.append("\"messages\":[");
+    for (std::size_t i = 0; i < result->messages.size(); ++i) {
+        if (i > 0) fields.text.push_back(',');
+        append_message(fields.text, result->messages[i]);
+    }
+    fields.text.append("],\"remaining\":");
+    fields.text.append(std::to_string(result->remaining));
+    c.reply_encoded(std::move(fields));
 }
 
 void op_ack(Connection& c, const json::object& request) {

@@ -1,4 +1,4 @@
-// The op table of the JSON transport: one row per op of PROTOCOL.md, each going
+// The op table of the JSON transport: one row per op of docs/protocol.md, each going
 // decode -> validate -> ChatService call -> encode reply. Adding an op is adding a row.
 // Thread use: the table is immutable; a row runs on the strand of the connection it answers.
 #pragma once
