@@ -152,6 +152,12 @@ grpc::ServerUnaryReactor* ChatRpc::Ack(grpc::CallbackServerContext* ctx, const v
                                        v1::AckResponse* resp) {
     auto auth = state_.authenticate(*ctx);
     if (!auth) return refused(ctx, "Ack", auth.error());
+    // docs/protocol.md: up_to 0 is the same as not given (message ids start at 1), and an ack
+    // that names nothing is bad_request on every transport.
+    if (req->ids().empty() && req->up_to() == 0) {
+        return refused(ctx, "Ack",
+                       make_error(Errc::bad_request, "ack needs ids or up_to (ids start at 1)"));
+    }
     std::vector<MessageId> ids(req->ids().begin(), req->ids().end());
     const std::optional<MessageId> up_to =
         req->up_to() == 0 ? std::nullopt : std::optional<MessageId>(req->up_to());
