@@ -55,11 +55,14 @@ using Authorization = std::optional<std::string>;
 // Thread use: one test thread (the stub itself may be shared, the fixture is not).
 class GrpcServer final {
    public:
-    explicit GrpcServer(Limits limits = {}) : service_(store_, config(limits)) {
+    // `settings`: the transport's own (ServerConfig::settings).
+    explicit GrpcServer(Limits limits = {}, TransportSettings settings = {})
+        : service_(store_, config(limits)) {
         ServerConfig config;
         config.listen = "127.0.0.1";
         config.port = 0;
         config.threads = 2;
+        config.settings = std::move(settings);
         server_ = grpc_transport::make_server(service_, config);
         server_->start();
         channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->local_port()),
@@ -305,9 +308,7 @@ TEST_CASE("grpc bad input: missing forged and revoked tokens are not_logged_in",
 }
 
 TEST_CASE("grpc bad input: an expired token is not_logged_in", "[hardening][grpc][bad_input]") {
-    Limits limits;
-    limits.session_idle = 300ms;
-    GrpcServer server(limits);
+    GrpcServer server({}, {{std::string(grpc_transport::kSessionIdleMs), "300"}});
     server.create("alice", "pw-alice");
     server.create("bob", "pw-bob");
     const std::string token = server.login("alice", "pw-alice");

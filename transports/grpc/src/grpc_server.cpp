@@ -27,6 +27,7 @@
 #include "chat_rpc.hpp"
 #include "grpc_runtime.hpp"
 #include "server_state.hpp"
+#include "settings.hpp"
 #include "tls_files.hpp"
 
 namespace chat::grpc_transport {
@@ -51,7 +52,7 @@ class GrpcServer final : public ServerTransport {
     GrpcServer(ChatService& service, ServerConfig config)
         : config_(std::move(config)),
           state_(std::make_unique<ServerState>(service, config_.outbound_budget,
-                                               service.limits().session_idle)) {}
+                                               server_settings(config_.settings).session_idle)) {}
 
     ~GrpcServer() override { stop(); }
 
