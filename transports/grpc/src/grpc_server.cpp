@@ -34,8 +34,14 @@ namespace chat::grpc_transport {
 
 namespace {
 
-// How long stop() lets calls in progress finish before gRPC cancels them.
-constexpr std::chrono::seconds kShutdownGrace{5};
+// How long stop() lets unary calls in progress finish before gRPC cancels them. It is also how
+// long stop() takes while any client keeps a connection open: grpc::Server::Shutdown waits for
+// every connection to close as well as every call, and a client's idle connection stays open
+// after the GOAWAY until the deadline, when gRPC cancels what is left and drops the connections.
+// So it is short: the Subscribe streams are ended by the server before, and a unary call never
+// waits on anything but the core's completion (a commit, a password check). A call still running
+// then ends CANCELLED; its completion still runs (Shutdown returns once every call is done).
+constexpr std::chrono::milliseconds kShutdownGrace{1000};
 // Concurrent calls (HTTP/2 streams) one connection may have open.
 constexpr int kMaxConcurrentStreams = 100;
 // A connection with no call in flight and no stream open for this long is closed (GOAWAY), so
@@ -117,7 +123,7 @@ class GrpcServer final : public ServerTransport {
     void stop() override {
         if (!server_) return;
         stopped_ = true;
-        // Open streams first: Shutdown waits for every call to finish.
+        // Open streams first: Shutdown waits for every call to finish (see kShutdownGrace).
         state_->end_streams(std::nullopt, PushStream::End::shutdown, false);
         server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
         {
