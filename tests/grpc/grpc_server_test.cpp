@@ -2,8 +2,12 @@
 // 127.0.0.1 with an ephemeral port: token auth in metadata, error status and trailers, the
 // message size limit, Subscribe's initial metadata and ending, idle expiry, reflection, and a
 // shutdown with open streams. The contract shared with JSON is the conformance suite's job.
+#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -494,6 +498,31 @@ TEST_CASE("grpc: stop ends open streams with server_busy and returns", "[grpc][l
     check_error(status, *ctx, Errc::server_busy);
     CHECK(f.service().session_count() == 0);  // stopping logs the sessions out
     f.server().stop();                        // idempotent
+}
+
+// grpc::Server::Shutdown also waits for open connections, and a client that does not close its
+// own after the GOAWAY keeps it open until the shutdown grace ends: stop() must not take the
+// old 5 s for it. The client here is a raw HTTP/2 connection that never reads.
+TEST_CASE("grpc: stop returns soon while a client keeps an idle connection open",
+          "[grpc][lifecycle]") {
+    Fixture f;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(f.server().local_port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    // The HTTP/2 client preface and an empty SETTINGS frame: an open, idle connection.
+    const std::string preface =
+        std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string("\0\0\0\x04\0\0\0\0\0", 9);
+    REQUIRE(::send(fd, preface.data(), preface.size(), 0) == static_cast<ssize_t>(preface.size()));
+    std::this_thread::sleep_for(100ms);  // the server has taken the connection
+    const auto start = std::chrono::steady_clock::now();
+    f.server().stop();
+    const auto took = std::chrono::steady_clock::now() - start;
+    ::close(fd);
+    CHECK(took < 3s);
 }
 
 TEST_CASE("grpc: server reflection lists the chat service", "[grpc][reflection]") {
