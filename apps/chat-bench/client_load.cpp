@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <mutex>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -16,6 +18,9 @@ namespace {
 
 constexpr std::chrono::seconds kRequestTimeout{60};
 constexpr std::chrono::seconds kDrainTimeout{30};
+// The client setting (chat/transport.hpp, TransportInfo::client_settings) that bounds the sends
+// on the wire at once; the gRPC transport has it.
+constexpr std::string_view kMaxSendsInFlightSetting = "max_sends_in_flight";
 
 // Thread use: see LoadGenerator.
 class ClientLoad final : public LoadGenerator {
@@ -35,8 +40,13 @@ class ClientLoad final : public LoadGenerator {
         config.port = target_.endpoint.port;
         config.timeout = kRequestTimeout;
         config.auto_ack = true;
-        // Every send of the window on the wire at once (gRPC; JSON pipelines anyway).
-        config.max_sends_in_flight = options_.window;
+        // Every send of the window on the wire at once, where the transport has a setting for
+        // it (gRPC; JSON pipelines anyway).
+        for (const auto& setting : info->client_settings) {
+            if (setting.name == kMaxSendsInFlightSetting) {
+                config.settings[setting.name] = std::to_string(options_.window);
+            }
+        }
 
         // Connected one at a time, so the sockets that appear belong to the client just made.
         for (unsigned i = 0; i < options_.pairs; ++i) {

@@ -54,6 +54,8 @@ struct Options {
     std::string log_level = "info";
     std::string tls_cert;  // with tls_key: every transport serves TLS
     std::string tls_key;
+    // NAME=VALUE settings of one transport each (TransportInfo::server_settings).
+    std::vector<std::string> transport_settings;
 };
 
 std::vector<std::string> split_names(const std::string& list) {
@@ -171,6 +173,53 @@ void add_flags(CLI::App& app, Options& o) {
         ->envname("CHATD_TLS_CERT");
     app.add_option("--tls-key", o.tls_key, "PEM private key of the --tls-cert certificate")
         ->envname("CHATD_TLS_KEY");
+    app.add_option("--transport-setting", o.transport_settings,
+                   "NAME=VALUE: a setting that only one transport has, given to each chosen "
+                   "transport that knows NAME (repeatable; the list is below)")
+        ->allow_extra_args(false)
+        ->envname("CHATD_TRANSPORT_SETTING");
+    std::string footer = "Transport settings (--transport-setting NAME=VALUE):";
+    for (const auto& name : chat::builtin_transports().names()) {
+        const auto* info = chat::builtin_transports().find(name);
+        for (const auto& setting : info->server_settings) {
+            footer += "\n  " + setting.name + " (" + name + " only): " + setting.help;
+        }
+    }
+    app.footer(footer);
+}
+
+// Hands each NAME=VALUE of --transport-setting to the chosen transports that list NAME. Returns
+// the exit code of a malformed one or of a name none of them knows, or 0.
+int apply_transport_settings(const Options& o,
+                             const std::vector<const chat::TransportInfo*>& chosen,
+                             std::vector<chat::TransportSettings>& settings) {
+    settings.assign(chosen.size(), {});
+    for (const auto& item : o.transport_settings) {
+        const auto eq = item.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            std::fprintf(stderr, "chatd: --transport-setting wants NAME=VALUE, not '%s'\n",
+                         item.c_str());
+            return kExitUsage;
+        }
+        const std::string name = item.substr(0, eq);
+        bool known = false;
+        std::vector<std::string> accepted;
+        for (std::size_t i = 0; i < chosen.size(); ++i) {
+            for (const auto& setting : chosen[i]->server_settings) {
+                accepted.push_back(setting.name);
+                if (setting.name != name) continue;
+                settings[i][name] = item.substr(eq + 1);
+                known = true;
+            }
+        }
+        if (!known) {
+            std::fprintf(stderr,
+                         "chatd: no chosen transport has the setting '%s' (they have: %s)\n",
+                         name.c_str(), accepted.empty() ? "none" : join(accepted).c_str());
+            return kExitUsage;
+        }
+    }
+    return 0;
 }
 
 // The TLS flags come as a pair; the files must be readable before anything starts. Returns the
@@ -229,6 +278,8 @@ int run(const Options& o, sigset_t& stop_signals) {
         return kExitUsage;
     }
     if (int code = check_tls_flags(o); code != 0) return code;
+    std::vector<chat::TransportSettings> settings;
+    if (int code = apply_transport_settings(o, chosen, settings); code != 0) return code;
 
     std::unique_ptr<chat::Store> store;
     try {
@@ -262,8 +313,10 @@ int run(const Options& o, sigset_t& stop_signals) {
     };
     // One outbound budget for every transport: the bound is the process's.
     auto outbound_budget = std::make_shared<chat::OutboundBudget>(o.max_outbound_memory);
-    for (const auto* info : chosen) {
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+        const auto* info = chosen[i];
         chat::ServerConfig server_config;
+        server_config.settings = std::move(settings[i]);
         server_config.outbound_budget = outbound_budget;
         server_config.listen = o.listen;
         server_config.port = port_for(o, *info);

@@ -1,5 +1,5 @@
 // Tests of the gRPC chat::Client beyond the conformance suite: how many sends it keeps on the wire
-// (ClientConfig::max_sends_in_flight) and what that means for the order of stored messages, and
+// (the max_sends_in_flight setting) and what that means for the order of stored messages, and
 // that it enforces its request timeout itself.
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
@@ -70,7 +70,7 @@ class Fixture {
                    Inbox* inbox = nullptr) {
         ClientConfig config;
         config.port = server_->local_port();
-        config.max_sends_in_flight = max_sends_in_flight;
+        config.settings[std::string(kMaxSendsInFlight)] = std::to_string(max_sends_in_flight);
         auto c = make_client(config);
         if (inbox != nullptr) c->on_message([inbox](const Message& m) { inbox->add(m); });
         REQUIRE(c->connect().ok());

@@ -2,13 +2,18 @@
 // 127.0.0.1 with an ephemeral port: token auth in metadata, error status and trailers, the
 // message size limit, Subscribe's initial metadata and ending, idle expiry, reflection, and a
 // shutdown with open streams. The contract shared with JSON is the conformance suite's job.
+#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,9 +59,12 @@ std::unique_ptr<grpc::ClientContext> context(const std::string& token = {}) {
 class Fixture {
    public:
     // Without `rate_limited`, the request-rate limit is off.
-    explicit Fixture(Limits limits = {}, bool rate_limited = false)
+    // `settings`: the transport's own (ServerConfig::settings).
+    explicit Fixture(Limits limits = {}, bool rate_limited = false, TransportSettings settings = {})
         : service_(store_, test_config(limits, rate_limited)) {
-        server_ = make_server(service_, ServerConfig{.listen = "127.0.0.1", .port = 0});
+        server_ = make_server(
+            service_,
+            ServerConfig{.listen = "127.0.0.1", .port = 0, .settings = std::move(settings)});
         server_->start();
         channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->local_port()),
                                        grpc::InsecureChannelCredentials());
@@ -448,9 +456,7 @@ TEST_CASE("grpc: deleting the account writes LoggedOut then ends the stream OK",
 }
 
 TEST_CASE("grpc: idle sessions expire but a subscribed one stays", "[grpc][sessions]") {
-    Limits limits;
-    limits.session_idle = 300ms;
-    Fixture f(limits);
+    Fixture f({}, false, {{std::string(kSessionIdleMs), "300"}});
     f.create("alice");
     const std::string idle = f.login("alice");
     const std::string subscribed = f.login("alice");
@@ -492,6 +498,31 @@ TEST_CASE("grpc: stop ends open streams with server_busy and returns", "[grpc][l
     check_error(status, *ctx, Errc::server_busy);
     CHECK(f.service().session_count() == 0);  // stopping logs the sessions out
     f.server().stop();                        // idempotent
+}
+
+// grpc::Server::Shutdown also waits for open connections, and a client that does not close its
+// own after the GOAWAY keeps it open until the shutdown grace ends: stop() must not take the
+// old 5 s for it. The client here is a raw HTTP/2 connection that never reads.
+TEST_CASE("grpc: stop returns soon while a client keeps an idle connection open",
+          "[grpc][lifecycle]") {
+    Fixture f;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(f.server().local_port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    // The HTTP/2 client preface and an empty SETTINGS frame: an open, idle connection.
+    const std::string preface =
+        std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string("\0\0\0\x04\0\0\0\0\0", 9);
+    REQUIRE(::send(fd, preface.data(), preface.size(), 0) == static_cast<ssize_t>(preface.size()));
+    std::this_thread::sleep_for(100ms);  // the server has taken the connection
+    const auto start = std::chrono::steady_clock::now();
+    f.server().stop();
+    const auto took = std::chrono::steady_clock::now() - start;
+    ::close(fd);
+    CHECK(took < 3s);
 }
 
 TEST_CASE("grpc: server reflection lists the chat service", "[grpc][reflection]") {
@@ -548,6 +579,46 @@ TEST_CASE("grpc: the transport is in the registry under its name and port", "[gr
     CHECK(info->default_port == 7401);
     CHECK(info->make_server);
     CHECK(info->make_client);
+}
+
+TEST_CASE("grpc: the registry lists the transport's settings and the factories check them",
+          "[grpc][registry][settings]") {
+    TransportRegistry registry;
+    register_transport(registry);
+    const TransportInfo* info = registry.find("grpc");
+    REQUIRE(info != nullptr);
+    REQUIRE(info->server_settings.size() == 1);
+    CHECK(info->server_settings[0].name == kSessionIdleMs);
+    CHECK_FALSE(info->server_settings[0].help.empty());
+    REQUIRE(info->client_settings.size() == 1);
+    CHECK(info->client_settings[0].name == kMaxSendsInFlight);
+    CHECK_FALSE(info->client_settings[0].help.empty());
+
+    MemoryStore store;
+    ChatService service(store, test_config({}, false));
+    auto server_with = [&](std::string name, std::string value) {
+        return make_server(service,
+                           ServerConfig{.listen = "127.0.0.1",
+                                        .port = 0,
+                                        .settings = {{std::move(name), std::move(value)}}});
+    };
+    CHECK(server_with(std::string(kSessionIdleMs), "1000") != nullptr);
+    CHECK_THROWS_AS(server_with("session_idle", "1000"), std::invalid_argument);
+    CHECK_THROWS_AS(server_with(std::string(kMaxSendsInFlight), "4"), std::invalid_argument);
+    for (const char* bad : {"", "0", "-5", "10s", "1e3", "99999999999999999999"}) {
+        INFO("session_idle_ms = '" << bad << "'");
+        CHECK_THROWS_AS(server_with(std::string(kSessionIdleMs), bad), std::invalid_argument);
+    }
+
+    auto client_with = [](std::string name, std::string value) {
+        ClientConfig config;
+        config.settings = {{std::move(name), std::move(value)}};
+        return make_client(config);
+    };
+    CHECK(client_with(std::string(kMaxSendsInFlight), "0") != nullptr);  // counts as 1
+    CHECK(client_with(std::string(kMaxSendsInFlight), "64") != nullptr);
+    CHECK_THROWS_AS(client_with(std::string(kSessionIdleMs), "1000"), std::invalid_argument);
+    CHECK_THROWS_AS(client_with(std::string(kMaxSendsInFlight), "many"), std::invalid_argument);
 }
 
 }  // namespace

@@ -55,11 +55,14 @@ using Authorization = std::optional<std::string>;
 // Thread use: one test thread (the stub itself may be shared, the fixture is not).
 class GrpcServer final {
    public:
-    explicit GrpcServer(Limits limits = {}) : service_(store_, config(limits)) {
+    // `settings`: the transport's own (ServerConfig::settings).
+    explicit GrpcServer(Limits limits = {}, TransportSettings settings = {})
+        : service_(store_, config(limits)) {
         ServerConfig config;
         config.listen = "127.0.0.1";
         config.port = 0;
         config.threads = 2;
+        config.settings = std::move(settings);
         server_ = grpc_transport::make_server(service_, config);
         server_->start();
         channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->local_port()),
@@ -305,9 +308,7 @@ TEST_CASE("grpc bad input: missing forged and revoked tokens are not_logged_in",
 }
 
 TEST_CASE("grpc bad input: an expired token is not_logged_in", "[hardening][grpc][bad_input]") {
-    Limits limits;
-    limits.session_idle = 300ms;
-    GrpcServer server(limits);
+    GrpcServer server({}, {{std::string(grpc_transport::kSessionIdleMs), "300"}});
     server.create("alice", "pw-alice");
     server.create("bob", "pw-bob");
     const std::string token = server.login("alice", "pw-alice");
@@ -518,6 +519,42 @@ TEST_CASE("grpc bad input: huge numbers and broken text get their domain answers
         server.check_serves();
     }
     check_bob_untouched(server, 0);
+}
+
+// docs/protocol.md: an ack must name something. up_to 0 is the same as not given (message ids
+// start at 1), so an Ack with no ids and up_to 0 is bad_request, as on the JSON transport.
+TEST_CASE("grpc bad input: an Ack with no ids and no up_to is bad_request",
+          "[hardening][grpc][bad_input]") {
+    GrpcServer server;
+    server.create("alice", "pw-alice");
+    server.create("bob", "pw-bob");
+    const Authorization alice = "Bearer " + server.login("alice", "pw-alice");
+    v1::SendRequest send;
+    send.set_to("bob");
+    send.set_body("keep me");
+    using S = v1::Chat::Stub;
+    REQUIRE(unary<v1::SendRequest, v1::SendResponse>(server, alice, &S::Send, send).status ==
+            grpc::StatusCode::OK);
+    const Authorization bob = "Bearer " + server.login("bob", "pw-bob");
+
+    v1::AckRequest nothing;
+    v1::AckRequest up_to_zero;
+    up_to_zero.set_up_to(0);
+    for (const auto* req : {&nothing, &up_to_zero}) {
+        const Outcome out = unary<v1::AckRequest, v1::AckResponse>(server, bob, &S::Ack, *req);
+        INFO("status message: " << out.message);
+        CHECK(out.status == grpc::StatusCode::INVALID_ARGUMENT);
+        CHECK(out.code == std::optional<std::string>("bad_request"));
+        CHECK(out.message.rfind("bad_request: ", 0) == 0);
+    }
+    check_bob_untouched(server, 1);  // the refused acks removed nothing
+
+    // Without a session the answer stays not_logged_in, like every call that needs one.
+    const Outcome anonymous =
+        unary<v1::AckRequest, v1::AckResponse>(server, std::nullopt, &S::Ack, nothing);
+    CHECK(anonymous.status == grpc::StatusCode::UNAUTHENTICATED);
+    CHECK(anonymous.code == std::optional<std::string>("not_logged_in"));
+    server.check_serves();
 }
 
 // proto3 `string` fields must hold UTF-8, so a foreign client that sends broken text never

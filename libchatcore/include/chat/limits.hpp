@@ -1,4 +1,5 @@
-// Every limit of the contract in one place; read by the core and by both transports.
+// Every limit of the contract in one place; read by the core and by every transport. Settings
+// that only one wire has are that transport's own (ServerConfig::settings, chat/transport.hpp).
 // Thread use: a plain value; copy it.
 #pragma once
 
@@ -9,7 +10,7 @@
 namespace chat {
 
 struct Limits {
-    // Domain rules (PROTOCOL.md); fixed by the contract, not meant to be tuned.
+    // Domain rules (docs/protocol.md); fixed by the contract, not meant to be tuned.
     static constexpr std::size_t kMaxUsername = 32;
     static constexpr std::size_t kMaxPassword = 256;
     static constexpr std::size_t kMaxBody = 16384;
@@ -27,7 +28,6 @@ struct Limits {
     double rate_limit = 200;                           // requests/s per connection; 0 = off
     double rate_burst = 400;                           // bucket size
     std::chrono::milliseconds login_timeout{30000};    // close connections that never log in
-    std::chrono::milliseconds session_idle{600000};    // gRPC: token unused and unsubscribed
     std::size_t max_outbound_bytes = 4 * 1024 * 1024;  // per connection; a slower reader is dropped
     // Every byte waiting to go out on all connections of a transport; beyond it, the connection
     // adding to the pile while holding more than max_outbound_floor is dropped. 0 = no budget.

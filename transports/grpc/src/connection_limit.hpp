@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "string_hash.hpp"
+
 namespace chat::grpc_transport {
 
 class ConnectionLimit final {
@@ -48,18 +50,11 @@ class ConnectionLimit final {
     std::size_t admitted() const;
 
    private:
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-
     struct Peer {
         Clock::time_point last_call;
         std::string address;
     };
-    using PeerMap = std::unordered_map<std::string, Peer, Hash, std::equal_to<>>;
+    using PeerMap = std::unordered_map<std::string, Peer, StringHash, std::equal_to<>>;
 
     bool fits_locked(std::string_view address) const;
     void add_locked(std::string_view peer, std::string_view address, Clock::time_point now);
@@ -70,7 +65,7 @@ class ConnectionLimit final {
     const LivePeers live_;
     mutable std::mutex mu_;
     PeerMap peers_;
-    std::unordered_map<std::string, std::size_t, Hash, std::equal_to<>> per_address_;
+    std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> per_address_;
     std::optional<Clock::time_point> last_refresh_;
 };
 

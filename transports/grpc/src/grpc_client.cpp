@@ -28,6 +28,7 @@
 #include "chat/validation.hpp"
 #include "codec.hpp"
 #include "grpc_runtime.hpp"
+#include "settings.hpp"
 #include "tls_files.hpp"
 #include "worker_thread.hpp"
 
@@ -122,7 +123,7 @@ class GrpcClient final : public Client {
    public:
     explicit GrpcClient(ClientConfig config)
         : config_(std::move(config)),
-          max_sends_in_flight_(std::max(1U, config_.max_sends_in_flight)),
+          max_sends_in_flight_(client_settings(config_.settings).max_sends_in_flight),
           dispatcher_(std::make_unique<WorkerThread>("grpc-callbacks")) {}
 
     ~GrpcClient() override { close(); }

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "settings.hpp"
+
 namespace chat::grpc_transport {
 
 void register_transport(TransportRegistry& registry) {
@@ -12,6 +14,8 @@ void register_transport(TransportRegistry& registry) {
         .make_server = [](ChatService& service,
                           const ServerConfig& config) { return make_server(service, config); },
         .make_client = [](const ClientConfig& config) { return make_client(config); },
+        .server_settings = server_setting_list(),
+        .client_settings = client_setting_list(),
     });
 }
 

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "string_hash.hpp"
+
 namespace chat::grpc_transport {
 
 class PeerRate final {
@@ -32,19 +34,13 @@ class PeerRate final {
         double budget = 0;
         Clock::time_point refilled;
     };
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
 
     void prune_locked(Clock::time_point now);
 
     const double rate_;
     const double burst_;
     mutable std::mutex mu_;
-    std::unordered_map<std::string, Bucket, Hash, std::equal_to<>> buckets_;
+    std::unordered_map<std::string, Bucket, StringHash, std::equal_to<>> buckets_;
     std::size_t since_prune_ = 0;
 };
 

@@ -16,6 +16,7 @@
 
 #include "chat/token_bucket.hpp"
 #include "chat/types.hpp"
+#include "string_hash.hpp"
 
 namespace chat::grpc_transport {
 
@@ -76,18 +77,10 @@ class TokenTable final {
         TokenBucket rate;         // this session's request-rate limit
     };
 
-    // Transparent hashing so lookups by string_view do not allocate.
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-
     const double rate_;
     const double burst_;
     mutable std::mutex mu_;
-    std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;
+    std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> entries_;
 };
 
 }  // namespace chat::grpc_transport

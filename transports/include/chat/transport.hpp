@@ -24,6 +24,13 @@
 
 namespace chat {
 
+// Settings that only one transport has (what only its wire needs, e.g. how long the gRPC
+// transport keeps an unused session token), by name -> value text. The names and their meaning
+// are the transport's own: TransportInfo lists the ones each transport accepts, and its
+// factories throw std::invalid_argument for a name not in that list or a value they cannot read.
+// The core and the rest of the seam know none of them.
+using TransportSettings = std::map<std::string, std::string, std::less<>>;
+
 struct ServerConfig {
     std::string listen = "127.0.0.1";
     std::uint16_t port = 0;  // 0 = ephemeral (tests); see local_port()
@@ -39,6 +46,8 @@ struct ServerConfig {
     // same one (chatd gives all its transports one). Null: the transport makes its own from
     // Limits::max_outbound_memory.
     std::shared_ptr<OutboundBudget> outbound_budget{};
+    // Settings of this transport alone (see TransportSettings and TransportInfo).
+    TransportSettings settings{};
 };
 
 // Thread use: start() and stop() from one controlling thread; local_port() from any thread
@@ -68,13 +77,8 @@ struct ClientConfig {
     bool tls = false;
     std::string tls_ca_file{};
     std::string tls_server_name{};
-    // gRPC only: how many send/send_async calls may be on the wire at once. 1 (the default)
-    // sends them one at a time, so one client's messages are stored in call order. A larger
-    // value pipelines up to that many concurrent Send RPCs (faster), but gRPC orders nothing
-    // between concurrent calls, so their storage order (and ids) may then differ from call
-    // order. 0 counts as 1. The JSON client ignores it: it always pipelines and its connection
-    // keeps call order.
-    unsigned max_sends_in_flight = 1;
+    // Settings of this transport alone (see TransportSettings and TransportInfo).
+    TransportSettings settings{};
 };
 
 // Thread use: the request methods may be called from any thread (calls are serialised per
@@ -122,11 +126,21 @@ using ServerFactory =
     std::function<std::unique_ptr<ServerTransport>(ChatService&, const ServerConfig&)>;
 using ClientFactory = std::function<std::unique_ptr<Client>(const ClientConfig&)>;
 
+// One name a transport accepts in ServerConfig::settings or ClientConfig::settings.
+struct TransportSetting {
+    std::string name;
+    std::string help;  // one line: what it does, its unit and its default
+};
+
 struct TransportInfo {
     std::string name;
     std::uint16_t default_port = 0;
     ServerFactory make_server;
     ClientFactory make_client;
+    // The settings its server and its client accept (none: they accept no setting), so apps
+    // can check and show them before building anything.
+    std::vector<TransportSetting> server_settings{};
+    std::vector<TransportSetting> client_settings{};
 };
 
 // Thread use: register at start-up from one thread; lookups from any thread afterwards.
