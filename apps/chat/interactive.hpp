@@ -78,14 +78,17 @@ class InteractiveSession final {
     std::string list_pattern_;
     std::optional<std::string> list_next_;
 
-    // Set by the client's reader thread.
+    // Set by the client's callback thread.
     std::atomic<bool> lost_{false};
     std::atomic<bool> logged_out_{false};
     std::atomic<bool> expect_logout_{false};  // our own delete: its logged_out is no news
     std::mutex lost_mu_;  // with lost_cv_: lets report() wait briefly for a disconnect notice
     std::condition_variable lost_cv_;
+    // Ids already shown. The client's own de-dup (auto_ack) covers pushes only and is not
+    // reachable through chat::Client: a message pushed while its ack is on the way comes back in
+    // a `fetch`, and must not be shown twice. So both paths record here.
     std::mutex seen_mu_;  // guards seen_
-    PushDedup seen_;      // ids already shown (pushes and fetches)
+    PushDedup seen_;
 };
 
 }  // namespace chat::cli

@@ -53,9 +53,9 @@ std::string echo_of(std::string_view text) {
     return std::string(kEchoPrefix) + std::string(text.substr(0, keep));
 }
 
-// Answers messages once each. A message can reach us twice (pushed while the backlog is being
-// fetched), hence the de-duplication.
-// Thread use: answer() from any thread (the client's reader thread and main).
+// Answers messages once each. The client hands each push over once, but a message can also come
+// back in the backlog fetch (pushed while it is being fetched), hence the de-duplication here.
+// Thread use: answer() from any thread (the client's callback thread and main).
 class EchoBot final {
    public:
     EchoBot(chat::Client& client, std::string_view name)
@@ -74,7 +74,7 @@ class EchoBot final {
         const std::string reply = message.body == "/time"
                                       ? "server time: " + format_utc(message.sent_at)
                                       : echo_of(message.body);
-        // Asynchronous: this may run on the reader thread, which must stay free to read replies.
+        // Asynchronous: on the callback thread a blocking send would hold up every later push.
         client_.send_async(message.from, reply, [to = message.from](chat::Result<chat::Message> r) {
             if (!r) std::cerr << "reply to " << to << " failed: " << r.error().message << '\n';
         });

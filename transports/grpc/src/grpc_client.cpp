@@ -1,11 +1,11 @@
 // The client half of the gRPC transport: chat::Client over a grpc::Channel.
 //
 // Threads: request methods block the caller on a unary call with a deadline. The Subscribe
-// stream of a login is read by a reactor on gRPC's threads; it never runs application code but
-// hands every event to the dispatcher (a WorkerThread), which runs all callbacks — pushes,
-// logged_out, disconnect and send_async completions — in order on a thread of the client's
-// own, so a callback may block or call back into the client. Acks of auto_ack and send_async
-// use the async callback API; their completions only update state and post to the dispatcher.
+// stream of a login is read by a reactor on gRPC's threads (PushSubscription); it never runs
+// application code but hands every event to chat::Delivery, whose thread runs all callbacks —
+// pushes, logged_out, disconnect and send_async completions — in order, so a callback may block
+// or call back into the client. Acks of auto_ack and send_async use the async callback API;
+// their completions only update state and post to the Delivery.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -21,16 +21,15 @@
 #include <utility>
 #include <vector>
 
+#include "chat/delivery.hpp"
 #include "chat/grpc/grpc_transport.hpp"
 #include "chat/log.hpp"
-#include "chat/push_dedup.hpp"
 #include "chat/v1/chat.grpc.pb.h"
 #include "chat/validation.hpp"
+#include "client_channel.hpp"
 #include "codec.hpp"
-#include "grpc_runtime.hpp"
+#include "push_subscription.hpp"
 #include "settings.hpp"
-#include "tls_files.hpp"
-#include "worker_thread.hpp"
 
 namespace chat::grpc_transport {
 
@@ -41,16 +40,8 @@ using Clock = std::chrono::system_clock;
 // The Logout that close() sends on the way out is best effort; do not linger on it.
 constexpr std::chrono::milliseconds kCloseLogoutTimeout{2000};
 
-Error error_of(const grpc::Status& status, const grpc::ClientContext& ctx) {
-    const auto& trailers = ctx.GetServerTrailingMetadata();
-    auto it = trailers.find(grpc::string_ref(kErrorCodeKey.data(), kErrorCodeKey.size()));
-    std::optional<std::string_view> code;
-    if (it != trailers.end()) code = std::string_view(it->second.data(), it->second.size());
-    return to_error(status, code);
-}
-
 // proto3 `string` fields carry only valid UTF-8, so text that is not cannot reach the server.
-// The client answers for it with the code the server's rules give such text (PROTOCOL.md), so
+// The client answers for it with the code the server's rules give such text (docs/protocol.md), so
 // an application sees the same outcome on both transports.
 Error not_utf8(Errc code, std::string_view field) {
     return make_error(code, std::string(field) + " is not valid UTF-8");
@@ -58,52 +49,8 @@ Error not_utf8(Errc code, std::string_view field) {
 
 Error no_session() { return make_error(Errc::not_logged_in, "not logged in"); }
 
-std::string host_port(const ClientConfig& config) {
-    const bool ipv6 = config.host.find(':') != std::string::npos && config.host.front() != '[';
-    return (ipv6 ? "[" + config.host + "]" : config.host) + ":" + std::to_string(config.port);
-}
-
 template <class Req, class Resp>
 using UnaryMethod = grpc::Status (v1::Chat::Stub::*)(grpc::ClientContext*, const Req&, Resp*);
-
-class GrpcClient;
-
-// One login's Subscribe stream, read by a reactor on gRPC's threads (no thread of its own). It
-// hands every event to its client's dispatcher. Owned by the client; destroyed only after
-// ended_future is ready (OnDone ran), so no reaction outlives it.
-class Subscription final : public grpc::ClientReadReactor<v1::Event> {
-   public:
-    Subscription(GrpcClient& client, std::string stream_token)
-        : token(std::move(stream_token)), client_(client) {}
-
-    // Starts the call; registered_future tells whether the server registered it for pushes.
-    void start(v1::Chat::Stub& stub);
-
-    void OnReadInitialMetadataDone(bool ok) override;
-    void OnReadDone(bool ok) override;
-    void OnDone(const grpc::Status& status) override;
-
-    grpc::ClientContext ctx;
-    const std::string token;
-    std::atomic<bool> cancelled{false};    // we ended it; its end is no disconnect
-    std::atomic<bool> server_ends{false};  // DeleteAccount succeeded; the server ends it
-
-   private:
-    GrpcClient& client_;
-    std::promise<Result<void>> ready_;
-    std::promise<void> ended_;
-
-   public:
-    std::future<Result<void>> registered_future = ready_.get_future();
-    std::future<void> ended_future = ended_.get_future();
-
-   private:
-    v1::SubscribeRequest request_;
-    v1::Event event_;
-    // Set by OnReadInitialMetadataDone before the first read starts; read by later reactions.
-    bool registered_ = false;
-    bool saw_logged_out_ = false;
-};
 
 struct SendCall {
     grpc::ClientContext ctx;
@@ -124,52 +71,20 @@ class GrpcClient final : public Client {
     explicit GrpcClient(ClientConfig config)
         : config_(std::move(config)),
           max_sends_in_flight_(client_settings(config_.settings).max_sends_in_flight),
-          dispatcher_(std::make_unique<WorkerThread>("grpc-callbacks")) {}
+          delivery_(config_.auto_ack, "grpc-callbacks") {
+        delivery_.set_ack_sender([this](std::vector<MessageId> ids, std::function<void()> done) {
+            start_ack(std::move(ids), std::move(done));
+        });
+    }
 
     ~GrpcClient() override { close(); }
 
     Result<void> connect() override {
         if (stub()) return make_error(Errc::internal, "already connected");
-        prepare_grpc_runtime();
-        grpc::ChannelArguments args;
-        args.SetMaxReceiveMessageSize(-1);  // a full fetch page can exceed gRPC's 4 MiB default
-        // One connection per client, as with the JSON transport (no sharing between clients).
-        args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-        // Only the filters a call needs: compression, message-size and census filters are not
-        // used here (nothing is compressed; the receive size is unlimited). Deadlines stay
-        // enforced by the client itself (the minimal stack would leave them to the server).
-        args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);
-        args.SetInt(GRPC_ARG_ENABLE_DEADLINE_CHECKS, 1);
-        const std::string target = host_port(config_);
-        std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-        if (config_.tls) {
-            try {
-                credentials = make_client_tls_credentials(config_);
-            } catch (const std::exception& e) {
-                return make_error(Errc::internal, e.what());
-            }
-            // gRPC checks the certificate against the target's host unless told another name.
-            if (!config_.tls_server_name.empty()) {
-                args.SetSslTargetNameOverride(config_.tls_server_name);
-            }
-        }
-        auto channel = grpc::CreateCustomChannel(target, credentials, args);
-        const auto deadline = Clock::now() + config_.timeout;
-        for (auto state = channel->GetState(true); state != GRPC_CHANNEL_READY;
-             state = channel->GetState(true)) {
-            if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
-                return make_error(Errc::internal,
-                                  "cannot connect to " + target +
-                                      (config_.tls ? " (over TLS: is it a TLS server with a "
-                                                     "certificate the CA vouches for?)"
-                                                   : ""));
-            }
-            if (!channel->WaitForStateChange(state, deadline)) {
-                return make_error(Errc::internal, "timed out connecting to " + target);
-            }
-        }
+        auto channel = open_client_channel(config_);
+        if (!channel) return channel.error();
         std::lock_guard lock(mu_);
-        stub_ = std::shared_ptr<v1::Chat::Stub>(v1::Chat::NewStub(channel));
+        stub_ = std::shared_ptr<v1::Chat::Stub>(v1::Chat::NewStub(*channel));
         return {};
     }
 
@@ -179,15 +94,13 @@ class GrpcClient final : public Client {
             std::lock_guard session_lock(session_mu_);
             retire_subscription(std::chrono::milliseconds(0));
         }
+        // First, so that no handler waits for a send that would never start.
         fail_queued_sends();
+        // No handler runs and no ack starts after this (send completions still do). No lock is
+        // held here: a running callback may still call into this client.
+        delivery_.close();
         wait_async_idle();
-        // Callbacks already queued run now, none after close() returns (but send completions).
-        // No lock is held here: a running callback may still call into this client.
-        if (!dispatcher_->on_worker()) {
-            std::promise<void> drained;
-            auto f = drained.get_future();
-            if (dispatcher_->post([&drained] { drained.set_value(); })) f.wait();
-        }
+        delivery_.drain();  // the calls released by completions (see release_on_callback_thread)
         std::lock_guard session_lock(session_mu_);
         if (const auto token = current_token(); !token.empty()) {
             (void)unary(&v1::Chat::Stub::Logout, v1::LogoutRequest{}, token,
@@ -328,9 +241,13 @@ class GrpcClient final : public Client {
         return {};
     }
 
-    void on_message(MessageHandler handler) override { on_message_ = std::move(handler); }
-    void on_logged_out(LoggedOutHandler handler) override { on_logged_out_ = std::move(handler); }
-    void on_disconnect(DisconnectHandler handler) override { on_disconnect_ = std::move(handler); }
+    void on_message(MessageHandler handler) override { delivery_.on_message(std::move(handler)); }
+    void on_logged_out(LoggedOutHandler handler) override {
+        delivery_.on_logged_out(std::move(handler));
+    }
+    void on_disconnect(DisconnectHandler handler) override {
+        delivery_.on_disconnect(std::move(handler));
+    }
 
    private:
     // A unary call with deadline `timeout` (default: the configured one), carrying `token`
@@ -376,7 +293,8 @@ class GrpcClient final : public Client {
     Result<void> open_subscription(const std::string& token) {
         const auto s = stub();
         if (!s) return make_error(Errc::internal, "not connected");
-        auto sub = std::make_unique<Subscription>(*this, token);
+        auto sub = std::make_unique<PushSubscription>(
+            token, delivery_, [this](const std::string& ended) { clear_token_if(ended); });
         add_token(sub->ctx, token);
         sub->start(*s);
         if (sub->registered_future.wait_for(config_.timeout) != std::future_status::ready) {
@@ -394,26 +312,6 @@ class GrpcClient final : public Client {
         return {};
     }
 
-    // The stream's reactions (gRPC's threads): they only post to the dispatcher.
-    void stream_message(const v1::Message& m) {
-        dispatcher_->post([this, m = from_proto(m)] { handle_push(m); });
-    }
-    void stream_logged_out(const Subscription& s, std::string_view reason_text) {
-        clear_token_if(s.token);
-        // A reason this version does not know is still the end of the session.
-        const auto reason =
-            logout_reason_from_string(reason_text).value_or(LogoutReason::account_deleted);
-        dispatcher_->post([this, reason] {
-            if (!closing_ && on_logged_out_) on_logged_out_(reason);
-        });
-    }
-    void stream_broke(Error e) {
-        dispatcher_->post([this, e = std::move(e)] {
-            if (!closing_ && on_disconnect_) on_disconnect_(e);
-        });
-    }
-    friend class Subscription;
-
     void clear_token_if(const std::string& token) {
         std::lock_guard lock(mu_);
         if (token_ == token) token_.clear();
@@ -422,7 +320,7 @@ class GrpcClient final : public Client {
     // Ends the current stream: waits up to `grace` for a stream the server is ending anyway,
     // cancels it otherwise, and waits until it has ended.
     void retire_subscription(std::chrono::milliseconds grace) {
-        std::unique_ptr<Subscription> s;
+        std::unique_ptr<PushSubscription> s;
         {
             std::lock_guard lock(mu_);
             s = std::move(sub_);
@@ -437,38 +335,13 @@ class GrpcClient final : public Client {
         s->ended_future.wait();
     }
 
-    // Runs on the dispatcher.
-    void handle_push(const Message& m) {
-        if (closing_) return;
-        if (!config_.auto_ack) {
-            if (on_message_) on_message_(m);
-            return;
-        }
-        if (dedup_.first_time(m.id) && on_message_) on_message_(m);
-        queue_ack(m.id);  // also for a repeat: it is still queued on the server
-    }
+    // --- auto-ack: one Ack for a batch of ids chat::Delivery handed over (on its thread) ---
 
-    // --- auto-ack: at most one Ack in flight; ids arriving meanwhile go out together next ---
-
-    void queue_ack(MessageId id) {
-        std::vector<MessageId> batch;
-        {
-            std::lock_guard lock(ack_mu_);
-            ack_pending_.push_back(id);
-            if (ack_in_flight_) return;
-            ack_in_flight_ = true;
-            batch.swap(ack_pending_);
-        }
-        start_ack(std::move(batch));
-    }
-
-    void start_ack(std::vector<MessageId> batch) {
+    void start_ack(std::vector<MessageId> batch, std::function<void()> done) {
         const std::string token = current_token();
         const auto s = stub();
-        if (token.empty() || !s) {  // logged out meanwhile: the server keeps them queued
-            std::lock_guard lock(ack_mu_);
-            ack_in_flight_ = false;
-            ack_pending_.clear();
+        if (token.empty() || !s || closing_) {  // logged out: the server keeps them queued
+            done();
             return;
         }
         auto call = std::make_shared<AckCall>();
@@ -476,24 +349,17 @@ class GrpcClient final : public Client {
         call->ctx.set_deadline(Clock::now() + config_.timeout);
         add_token(call->ctx, token);
         begin_async();
-        s->async()->Ack(&call->ctx, &call->req, &call->resp, [this, call](grpc::Status st) mutable {
-            release_on_dispatcher(std::move(call));
-            if (!st.ok() && log::enabled(log::Level::debug)) {
-                log::write(log::Level::debug, "grpc", "auto-ack failed",
-                           log::Fields().add("code", static_cast<int>(st.error_code())).str());
-            }
-            std::vector<MessageId> next;
-            {
-                std::lock_guard lock(ack_mu_);
-                if (ack_pending_.empty()) {
-                    ack_in_flight_ = false;
-                } else {
-                    next.swap(ack_pending_);
+        s->async()->Ack(
+            &call->ctx, &call->req, &call->resp,
+            [this, call, done = std::move(done)](grpc::Status st) mutable {
+                release_on_callback_thread(std::move(call));
+                if (!st.ok() && log::enabled(log::Level::debug)) {
+                    log::write(log::Level::debug, "grpc", "auto-ack failed",
+                               log::Fields().add("code", static_cast<int>(st.error_code())).str());
                 }
-            }
-            if (!next.empty()) start_ack(std::move(next));
-            end_async();  // last use of `this`
-        });
+                done();
+                end_async();  // last use of `this`
+            });
     }
 
     // --- sends: at most max_sends_in_flight_ Sends in flight per client; later ones wait in
@@ -578,20 +444,20 @@ class GrpcClient final : public Client {
             return;
         }
         auto done = std::move(call.done);
-        // The dispatcher runs until the client is destroyed, which waits for every send.
-        dispatcher_->post(
+        // The Delivery runs posted tasks until the client is destroyed, which waits for every send.
+        delivery_.post(
             [done = std::move(done), r = std::move(result)]() mutable { done(std::move(r)); });
     }
 
     // A Send call completed: its `done` and the release of the call (see
-    // release_on_dispatcher) go to the dispatcher as one task.
+    // release_on_callback_thread) go to the callback thread as one task.
     void finish_send(std::shared_ptr<SendCall> call, Result<Message> result) {
         if (call->direct || !call->done) {
             complete_send(*call, std::move(result));
-            release_on_dispatcher(std::move(call));
+            release_on_callback_thread(std::move(call));
             return;
         }
-        dispatcher_->post([call = std::move(call), r = std::move(result)]() mutable {
+        delivery_.post([call = std::move(call), r = std::move(result)]() mutable {
             auto done = std::move(call->done);
             done(std::move(r));
             call.reset();
@@ -611,10 +477,11 @@ class GrpcClient final : public Client {
     // one (after close()), destroying it on the gRPC thread running the completion would tear
     // the channel down on that thread, and with it (once no server or other channel uses it)
     // gRPC's shared callback thread pool, which then joins the very thread doing it. So the
-    // call is destroyed on the dispatcher; close() waits for that before dropping the channel.
+    // call is destroyed on the Delivery's thread; close() waits for that before dropping the
+    // channel.
     template <class Call>
-    void release_on_dispatcher(std::shared_ptr<Call> call) {
-        dispatcher_->post([call = std::move(call)]() mutable { call.reset(); });
+    void release_on_callback_thread(std::shared_ptr<Call> call) {
+        delivery_.post([call = std::move(call)]() mutable { call.reset(); });
     }
 
     void begin_async() {
@@ -631,9 +498,6 @@ class GrpcClient final : public Client {
     }
 
     const ClientConfig config_;
-    MessageHandler on_message_;
-    LoggedOutHandler on_logged_out_;
-    DisconnectHandler on_disconnect_;
 
     std::atomic<bool> closing_{false};
     std::mutex session_mu_;  // serialises login, logout, delete_account and close
@@ -641,67 +505,20 @@ class GrpcClient final : public Client {
     mutable std::mutex mu_;                 // guards stub_, token_ and sub_
     std::shared_ptr<v1::Chat::Stub> stub_;  // holds the channel; from connect() until close()
     std::string token_;
-    std::unique_ptr<Subscription> sub_;
+    std::unique_ptr<PushSubscription> sub_;
 
     std::mutex send_mu_;
     std::deque<std::shared_ptr<SendCall>> send_queue_;
     const std::size_t max_sends_in_flight_;
     std::size_t sends_in_flight_ = 0;  // at most max_sends_in_flight_
 
-    std::mutex ack_mu_;
-    std::vector<MessageId> ack_pending_;
-    bool ack_in_flight_ = false;
-
     std::mutex async_mu_;
     std::condition_variable async_cv_;
     std::size_t async_outstanding_ = 0;
 
-    PushDedup dedup_;  // dispatcher thread only
-
     // Last, so it is destroyed first: its remaining tasks still see the members above.
-    std::unique_ptr<WorkerThread> dispatcher_;
+    Delivery delivery_;
 };
-
-void Subscription::start(v1::Chat::Stub& stub) {
-    stub.async()->Subscribe(&ctx, &request_, this);
-    StartCall();
-}
-
-void Subscription::OnReadInitialMetadataDone(bool ok) {
-    const auto& md = ctx.GetServerInitialMetadata();
-    registered_ =
-        ok && md.find(grpc::string_ref(kSubscribedKey.data(), kSubscribedKey.size())) != md.end();
-    // Not registered: the server ends the stream at once and OnDone reports why.
-    if (!registered_) return;
-    StartRead(&event_);
-    ready_.set_value(Result<void>{});
-}
-
-void Subscription::OnReadDone(bool ok) {
-    if (!ok) return;  // the stream ended; OnDone follows
-    if (event_.has_message()) {
-        client_.stream_message(event_.message());
-    } else if (event_.has_logged_out()) {
-        saw_logged_out_ = true;
-        client_.stream_logged_out(*this, event_.logged_out().reason());
-    }
-    StartRead(&event_);
-}
-
-void Subscription::OnDone(const grpc::Status& status) {
-    if (!registered_) {
-        ready_.set_value(status.ok()
-                             ? Result<void>(make_error(Errc::internal, "push stream ended at once"))
-                             : Result<void>(error_of(status, ctx)));
-    } else if (!cancelled && !saw_logged_out_) {
-        client_.stream_broke(status.ok()
-                                 ? make_error(Errc::internal, "push stream ended by the server")
-                                 : error_of(status, ctx));
-    }
-    // Last: the owner may destroy this object as soon as the future is ready.
-    auto ended = std::move(ended_);
-    ended.set_value();
-}
 
 }  // namespace
 

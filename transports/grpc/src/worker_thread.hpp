@@ -1,6 +1,6 @@
 // WorkerThread: one thread running posted tasks in order. The gRPC server uses one to start
-// stream writes outside the core's locks (a Sink must only enqueue); the client uses one to run
-// the application's callbacks on a thread of its own instead of on gRPC's threads.
+// stream writes outside the core's locks (a Sink must only enqueue). (The client's callbacks run
+// on chat::Delivery, the seam's piece every client shares.)
 // Thread use: post() and stop() from any thread; stop() from the worker itself does not join.
 #pragma once
 

@@ -1,7 +1,8 @@
 // PushDedup: remembers the ids of messages already handed to the application, so a client that
 // sees the same message twice (a push and then a fetch, or a re-push) hands it over once.
 // Bounded: it forgets the oldest ids beyond `capacity`.
-// Thread use: not thread-safe; each client guards its own instance.
+// Thread use: not thread-safe. chat::Delivery keeps one per client on its callback thread; the
+// interactive app keeps one (under its lock) for what it has shown, fetched messages included.
 #pragma once
 
 #include <cstddef>

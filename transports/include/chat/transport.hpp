@@ -1,7 +1,8 @@
 // The seam between the core and the wire protocols.
 //   ServerTransport: serves one wire protocol on top of a ChatService.
-//   Client: the operations of PROTOCOL.md seen from a client, implemented once per protocol, so
-//           the CLI, the benchmark and the conformance suite are written once against it.
+//   Client: the operations of docs/protocol.md seen from a client, implemented once per
+//           protocol, so the CLI, the benchmark and the conformance suite are written once
+//           against it.
 //   TransportRegistry: transport name -> factories, so apps choose a protocol at run time.
 // Thread use: see each class.
 #pragma once
@@ -82,8 +83,15 @@ struct ClientConfig {
 };
 
 // Thread use: the request methods may be called from any thread (calls are serialised per
-// client where the protocol requires it). Callbacks run on the client's own reader thread; they
-// may call request methods of the same client except blocking ones inside on_logged_out.
+// client where the protocol requires it). Every callback (on_message, on_logged_out,
+// on_disconnect, send_async's `done`) runs on the client's own callback thread (its
+// chat::Delivery, chat/delivery.hpp), one at a time and in arrival order, never on the thread
+// that reads the connection. So a callback may call any method of the same client, blocking ones
+// included, and close(): called from a callback, close() does not wait for that callback. Once
+// close() has returned no on_message, on_logged_out or on_disconnect callback runs; send_async
+// completions still run while the client exists.
+// Implementations: decode pushes into a chat::Delivery (de-duplication and auto-ack batching
+// are there, docs/protocol.md `ack`), post send_async completions to it, close it in close().
 class Client {
    public:
     using MessageHandler = std::function<void(const Message&)>;
@@ -105,7 +113,7 @@ class Client {
     virtual Result<LoginResult> login(std::string_view username, std::string_view password) = 0;
     virtual Result<void> logout() = 0;
     virtual Result<Message> send(std::string_view to, std::string_view body) = 0;
-    // Pipelined send: returns at once, `done` runs on the reader thread when the reply comes.
+    // Pipelined send: returns at once, `done` runs on the callback thread when the reply comes.
     virtual void send_async(std::string_view to, std::string_view body,
                             std::function<void(Result<Message>)> done) = 0;
     virtual Result<FetchResult> fetch(std::uint64_t max = 0) = 0;

@@ -2,23 +2,21 @@
 // ClientConfig::tls asks for it: same frames, through OpenSSL).
 //
 // Two threads per client: the I/O thread owns the socket (reads frames, completes pending
-// requests, writes queued frames in one gather), and the callback thread runs the
-// application's handlers in arrival order. Keeping them apart lets a handler make blocking
-// calls on the same client: the I/O thread goes on reading their replies meanwhile.
+// requests, writes queued frames in one gather), and the callback thread of chat::Delivery runs
+// the application's handlers in arrival order (de-duplicating and auto-acking pushes). Keeping
+// them apart lets a handler make blocking calls on the same client: the I/O thread goes on
+// reading their replies meanwhile.
 #include <boost/asio.hpp>
-#include <charconv>
-#include <condition_variable>
-#include <deque>
 #include <future>
-#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "chat/delivery.hpp"
 #include "chat/json/json_transport.hpp"
-#include "chat/push_dedup.hpp"
 #include "codec.hpp"
 #include "line_framer.hpp"
+#include "pending_requests.hpp"
 #include "tls_context.hpp"
 
 namespace chat::json_transport {
@@ -27,7 +25,7 @@ namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using ReplyHandler = std::function<void(Result<json::object>)>;
+using ReplyHandler = PendingRequests::ReplyHandler;
 
 // Replies are not bounded by the server's max_frame (a fetch of 1000 long messages is large);
 // this only guards against a peer that never ends a line.
@@ -35,89 +33,24 @@ constexpr std::size_t kMaxReplyBytes = 512u * 1024u * 1024u;
 
 Error malformed_reply() { return make_error(Errc::internal, "malformed reply from server"); }
 
-// The application's handlers run here, one at a time, in the order they were queued.
-// Thread use: push() from any thread; the loop runs on its own thread. Shared with that thread
-// so the loop never touches the client after the client stops it.
-class CallbackQueue final {
-   public:
-    void push(std::function<void()> task) {
-        {
-            std::lock_guard lock(mutex_);
-            if (stopping_) return;
-            tasks_.push_back(std::move(task));
-        }
-        ready_.notify_one();
-    }
-
-    // Queues several tasks at once, in order, with one wake-up (empties `tasks`).
-    void push_all(std::vector<std::function<void()>>& tasks) {
-        if (tasks.empty()) return;
-        {
-            std::lock_guard lock(mutex_);
-            if (!stopping_) {
-                for (auto& task : tasks) tasks_.push_back(std::move(task));
-            }
-        }
-        tasks.clear();
-        ready_.notify_one();
-    }
-
-    // Runs tasks until stop(); `on_idle` runs whenever the queue has just become empty.
-    void run(const std::function<void()>& on_idle) {
-        std::unique_lock lock(mutex_);
-        std::deque<std::function<void()>> batch;
-        while (true) {
-            ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-            if (tasks_.empty()) return;  // stopping and drained
-            // Everything queued so far, taken under one lock.
-            batch.swap(tasks_);
-            lock.unlock();
-            for (auto& task : batch) {
-                task();
-                task = nullptr;
-            }
-            batch.clear();
-            lock.lock();
-            if (tasks_.empty() && !stopping_) {
-                lock.unlock();
-                on_idle();
-                lock.lock();
-            }
-        }
-    }
-
-    // Tasks already queued still run; later pushes are dropped.
-    void stop() {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        ready_.notify_all();
-    }
-
-   private:
-    std::mutex mutex_;
-    std::condition_variable ready_;
-    std::deque<std::function<void()>> tasks_;
-    bool stopping_ = false;
-};
-
 // Thread use: see chat::Client.
 class JsonClient final : public Client {
    public:
     explicit JsonClient(ClientConfig config)
-        : config_(std::move(config)), socket_(ioc_), framer_(kMaxReplyBytes) {}
-
-    ~JsonClient() override {
-        close();
-        if (callback_thread_.joinable()) {
-            if (callback_thread_.get_id() == std::this_thread::get_id()) {
-                callback_thread_.detach();  // destroyed from a handler: the loop exits by itself
-            } else {
-                callback_thread_.join();
-            }
-        }
+        : config_(std::move(config)),
+          socket_(ioc_),
+          framer_(kMaxReplyBytes),
+          delivery_(config_.auto_ack, "json-callbacks") {
+        // One ack for a batch of handed-over pushes; its reply (or failure) ends the batch.
+        delivery_.set_ack_sender([this](std::vector<MessageId> ids, std::function<void()> done) {
+            submit(request("ack", ack_fields(ids, std::nullopt)),
+                   [done = std::move(done)](Result<json::object>) { done(); });
+        });
     }
+
+    // The callback thread ends with delivery_ (joined, or left to end by itself when the
+    // client is destroyed from inside a handler).
+    ~JsonClient() override { close(); }
 
     Result<void> connect() override {
         std::lock_guard lock(lifecycle_mutex_);
@@ -154,15 +87,10 @@ class JsonClient final : public Client {
             }
         }
         connected_ = true;
-        {
-            std::lock_guard pending_lock(pending_mutex_);
-            accepting_ = true;
-        }
+        pending_.open();
         work_.emplace(ioc_.get_executor());
         read();
         io_thread_ = std::thread([this] { ioc_.run(); });
-        callback_thread_ =
-            std::thread([queue = callbacks_, this] { queue->run([this] { flush_acks(); }); });
         return {};
     }
 
@@ -181,12 +109,9 @@ class JsonClient final : public Client {
         work_.reset();
         if (io_thread_.joinable()) io_thread_.join();
         // Requests still waiting can no longer be answered.
-        fail_pending(make_error(Errc::internal, "client closed"));
-        callbacks_->stop();
-        if (callback_thread_.joinable() &&
-            callback_thread_.get_id() != std::this_thread::get_id()) {
-            callback_thread_.join();
-        }
+        pending_.fail_all(make_error(Errc::internal, "client closed"));
+        // No handler after this returns (send_async completions still run).
+        delivery_.close();
     }
 
     Result<HelloInfo> hello(int version) override {
@@ -238,7 +163,7 @@ class JsonClient final : public Client {
         submit_encoded(
             std::move(frame), [this, done = std::move(done)](Result<json::object> reply) mutable {
                 if (!done) return;
-                queue_callback([done = std::move(done), reply = std::move(reply)]() mutable {
+                delivery_.post([done = std::move(done), reply = std::move(reply)]() mutable {
                     done(decode_sent(std::move(reply)));
                 });
             });
@@ -294,12 +219,12 @@ class JsonClient final : public Client {
         return no_fields(call(request("delete_account", {{"password", password}})));
     }
 
-    void on_message(MessageHandler handler) override { message_handler_ = std::move(handler); }
+    void on_message(MessageHandler handler) override { delivery_.on_message(std::move(handler)); }
     void on_logged_out(LoggedOutHandler handler) override {
-        logged_out_handler_ = std::move(handler);
+        delivery_.on_logged_out(std::move(handler));
     }
     void on_disconnect(DisconnectHandler handler) override {
-        disconnect_handler_ = std::move(handler);
+        delivery_.on_disconnect(std::move(handler));
     }
 
    private:
@@ -381,51 +306,11 @@ class JsonClient final : public Client {
         return submit_encoded(std::move(frame), std::move(on_reply));
     }
 
-    // `open_frame` is a request object without its closing brace (`{"op":"send",...`): the id
-    // is added, the frame closed and queued for the I/O thread. Frames queued while a flush is
-    // pending leave with it, in one write.
+    // `open_frame`: see PendingRequests::submit. Returns the id, or 0 when refused.
     std::uint64_t submit_encoded(std::string open_frame, ReplyHandler on_reply) {
-        std::uint64_t id = 0;
-        bool post_flush = false;
-        // Why the connection is gone, when the server said so (e.g. server_busy) before we asked.
-        std::optional<Error> refused;
-        {
-            std::lock_guard lock(pending_mutex_);
-            if (accepting_) {
-                id = next_id_++;
-                pending_.emplace(id, std::move(on_reply));
-                outbox_.append(open_frame);
-                outbox_.append(open_frame.size() > 1 ? ",\"id\":" : "\"id\":");
-                char digits[24];
-                auto [end, ec] = std::to_chars(digits, digits + sizeof digits, id);
-                (void)ec;
-                outbox_.append(digits, end);
-                outbox_.append("}\n");
-                post_flush = !flush_posted_;
-                flush_posted_ = true;
-            } else {
-                refused = closing_error_;
-            }
-        }
-        if (id == 0) {
-            if (on_reply) {
-                on_reply(refused ? *refused : make_error(Errc::internal, "not connected"));
-            }
-            return 0;
-        }
-        if (post_flush) asio::post(ioc_, [this] { flush_outbox(); });
-        return id;
-    }
-
-    // Hands a completion to the callback thread. Inside a read on the I/O thread, completions
-    // are gathered and handed over together when the read is done (one wake-up per read).
-    // `in_read_` belongs to the I/O thread: it is looked at only there.
-    void queue_callback(std::function<void()> task) {
-        if (ioc_.get_executor().running_in_this_thread() && in_read_) {
-            staged_.push_back(std::move(task));
-        } else {
-            callbacks_->push(std::move(task));
-        }
+        const auto submitted = pending_.submit(open_frame, std::move(on_reply));
+        if (submitted.post_flush) asio::post(ioc_, [this] { flush_outbox(); });
+        return submitted.id;
     }
 
     Result<json::object> call(json::object request) {
@@ -436,42 +321,16 @@ class JsonClient final : public Client {
         });
         if (id == 0) return future.get();
         if (future.wait_for(config_.timeout) != std::future_status::ready) {
-            forget(id);
+            pending_.forget(id);
             return make_error(Errc::internal, "timeout");
         }
         return future.get();
     }
 
-    void forget(std::uint64_t id) {
-        std::lock_guard lock(pending_mutex_);
-        pending_.erase(id);
-    }
-
-    void fail_pending(const Error& error) {
-        std::map<std::uint64_t, ReplyHandler> failed;
-        {
-            std::lock_guard lock(pending_mutex_);
-            accepting_ = false;
-            failed.swap(pending_);
-        }
-        for (auto& [id, handler] : failed) {
-            if (handler) handler(error);
-        }
-    }
-
     // --- I/O thread ---
 
     void flush_outbox() {
-        {
-            std::lock_guard lock(pending_mutex_);
-            flush_posted_ = false;
-            if (outbound_.empty()) {
-                outbound_.swap(outbox_);
-            } else {
-                outbound_.append(outbox_);
-                outbox_.clear();
-            }
-        }
+        pending_.take_outbox(outbound_);
         if (!socket_.is_open()) return;
         if (!write_in_flight_ && !outbound_.empty()) start_write();
     }
@@ -496,11 +355,11 @@ class JsonClient final : public Client {
     void read() {
         auto on_read = [this](boost::system::error_code ec, std::size_t n) {
             if (ec) return on_broken(ec);
-            in_read_ = true;
+            // The events of one read wake the callback thread once.
+            delivery_.hold();
             auto status = framer_.feed(std::string_view(read_buffer_.data(), n),
                                        [this](std::string_view frame) { on_frame(frame); });
-            in_read_ = false;
-            callbacks_->push_all(staged_);
+            delivery_.release();
             if (status != LineFramer::Status::ok) {
                 return on_broken(asio::error::message_size);
             }
@@ -523,14 +382,9 @@ class JsonClient final : public Client {
         }
         Error error = make_error(Errc::internal,
                                  closing ? "client closed" : "connection lost: " + ec.message());
-        {
-            std::lock_guard lock(pending_mutex_);
-            if (!closing && closing_error_) error = *closing_error_;
-        }
-        fail_pending(error);
-        if (!closing && disconnect_handler_) {
-            callbacks_->push([this, error] { disconnect_handler_(error); });
-        }
+        if (auto reason = pending_.closing_error(); !closing && reason) error = *reason;
+        pending_.fail_all(error);
+        if (!closing) delivery_.disconnected(error);
     }
 
     void on_frame(std::string_view frame) {
@@ -552,20 +406,11 @@ class JsonClient final : public Client {
             // (server_busy on a full server). Either is the reason for a disconnect that may
             // follow; and as replies come in request order, it answers our oldest request.
             if (const auto* error = object->if_contains("error")) {
-                auto reason = decode_error(*error);
-                std::lock_guard lock(pending_mutex_);
-                closing_error_ = std::move(reason);
+                pending_.set_closing_error(decode_error(*error));
             }
         }
-        ReplyHandler handler;
-        {
-            std::lock_guard lock(pending_mutex_);
-            auto it = id ? pending_.find(*id) : pending_.begin();
-            if (it == pending_.end()) return;  // timed out already, or nothing pending
-            handler = std::move(it->second);
-            pending_.erase(it);
-        }
-        if (!handler) return;
+        ReplyHandler handler = pending_.take(id);
+        if (!handler) return;  // timed out already, or nothing pending
         const auto* ok = object->if_contains("ok");
         if (ok != nullptr && ok->is_bool() && ok->get_bool()) {
             handler(std::move(*object));
@@ -581,39 +426,16 @@ class JsonClient final : public Client {
             const auto* value = object.if_contains("message");
             auto message = value != nullptr ? decode_message(*value) : std::nullopt;
             if (!message) return;
-            queue_callback([this, message = std::move(*message)] { hand_over(message); });
+            delivery_.message(std::move(*message));
         } else if (event == "logged_out") {
             const auto* reason_value = object.if_contains("reason");
             std::optional<LogoutReason> reason;
             if (reason_value != nullptr && reason_value->is_string()) {
                 reason = logout_reason_from_string(reason_value->get_string());
             }
-            queue_callback([this, reason = reason.value_or(LogoutReason::account_deleted)] {
-                if (logged_out_handler_) logged_out_handler_(reason);
-            });
+            delivery_.logged_out(reason.value_or(LogoutReason::account_deleted));
         }
         // Unknown events are ignored: a newer server may send more kinds.
-    }
-
-    // --- Callback thread ---
-
-    void hand_over(const Message& message) {
-        if (!message_handler_) return;  // nobody took it: leave it queued on the server
-        if (!config_.auto_ack) {
-            message_handler_(message);
-            return;
-        }
-        if (dedup_.first_time(message.id)) message_handler_(message);
-        // A repeat is acked again: the server only re-sends what it still holds.
-        ack_batch_.push_back(message.id);
-    }
-
-    // Runs when the callback queue runs dry: one ack for everything handed over since.
-    void flush_acks() {
-        if (ack_batch_.empty()) return;
-        std::vector<MessageId> ids;
-        ids.swap(ack_batch_);
-        submit(request("ack", ack_fields(ids, std::nullopt)), nullptr);
     }
 
     const ClientConfig config_;
@@ -624,20 +446,12 @@ class JsonClient final : public Client {
     std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     std::thread io_thread_;
-    std::thread callback_thread_;
-    std::shared_ptr<CallbackQueue> callbacks_ = std::make_shared<CallbackQueue>();
 
     std::mutex lifecycle_mutex_;
     bool connected_ = false;
     bool closed_ = false;
 
-    // Requests waiting for their reply.
-    std::mutex pending_mutex_;
-    std::map<std::uint64_t, ReplyHandler> pending_;  // by id: oldest first
-    std::uint64_t next_id_ = 1;
-    bool accepting_ = false;  // connected and not broken or closed
-    std::string outbox_;      // frames submitted, not yet taken by the I/O thread
-    bool flush_posted_ = false;
+    PendingRequests pending_;  // requests waiting for their reply
 
     // I/O thread only.
     std::array<char, 64 * 1024> read_buffer_{};
@@ -646,16 +460,9 @@ class JsonClient final : public Client {
     std::string outbound_;
     std::string writing_;
     bool write_in_flight_ = false;
-    bool in_read_ = false;                       // frames of one read are being handled
-    std::vector<std::function<void()>> staged_;  // their completions, handed over together
-    std::optional<Error> closing_error_;         // guarded by pending_mutex_
 
-    // Callback thread only (set before connect()).
-    MessageHandler message_handler_;
-    LoggedOutHandler logged_out_handler_;
-    DisconnectHandler disconnect_handler_;
-    PushDedup dedup_;
-    std::vector<MessageId> ack_batch_;
+    // Last, so it is destroyed first: posted completions still run while the rest exists.
+    Delivery delivery_;
 };
 
 }  // namespace
