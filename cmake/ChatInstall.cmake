@@ -3,7 +3,9 @@
 #   find_package(chatcore REQUIRED COMPONENTS core json)
 #   target_link_libraries(app PRIVATE chat::core chat::transport_json)
 # Included at the end of the top-level CMakeLists.txt, once every target exists; it installs only
-# the targets that were actually built.
+# the targets that were actually built (no tests or benchmarks, ever; the programs only with
+# CHAT_BUILD_APPS, which is on when chatcore is the top-level project). Also active when chatcore
+# is added with add_subdirectory(), so an embedding project can install targets that link ours.
 #
 # Package components (one export set and one install component each, so a consumer that wants
 # only the core never needs Boost or gRPC on its machine):
@@ -15,7 +17,7 @@
 #   transports  chat::transports         chat::builtin_transports(); our libraries are static,
 #                                        so its private links to the adapters reach the consumer:
 #                                        needs json, and grpc when it was built
-# The programs (chatd, chat, chat-bench) go to bin/ as install component `apps`.
+# The programs (chatd, chat, chat-bench), when built, go to bin/ as install component `apps`.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -44,8 +46,9 @@ function(_chat_install_component component)
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT ${component}
       NAMELINK_COMPONENT ${component}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT ${component}
-    # The targets name $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}> before GNUInstallDirs
-    # is included; this makes sure the installed targets carry include/ all the same.
+    # The libraries name $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}> themselves (the top
+    # level includes GNUInstallDirs before them); chat::proto names no include directory for
+    # the install, so this gives it include/ too.
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   install(EXPORT chatcore-${component}-targets
     NAMESPACE chat::

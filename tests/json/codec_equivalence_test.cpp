@@ -1,4 +1,4 @@
-// The fast encoders of the JSON transport (written for the hot paths this tool measures) must
+// The fast encoders of the JSON transport (written for the hot paths chat-bench measures) must
 // produce exactly the bytes Boost.JSON's serializer produces for the same values.
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
