@@ -343,7 +343,7 @@ TEST_CASE("grpc: subscribe without a valid token is not_logged_in", "[grpc][subs
     }
 }
 
-TEST_CASE("grpc: a session holds at most 8 streams; the 9th is rate_limited, not subscribed",
+TEST_CASE("grpc: a session holds at most 8 streams, the 9th is rate_limited, not subscribed",
           "[grpc][subscribe][limits]") {
     Fixture f;
     f.create("bob");

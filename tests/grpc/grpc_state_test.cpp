@@ -380,7 +380,7 @@ TEST_CASE("tokens: fetches in flight per token are bounded", "[grpc][tokens]") {
     CHECK_FALSE(table.fetch_started(a, 4));
 }
 
-TEST_CASE("peer rate: each address has its own bucket; rate 0 is off", "[grpc][peer_rate]") {
+TEST_CASE("peer rate: each address has its own bucket, and rate 0 is off", "[grpc][peer_rate]") {
     PeerRate rate(2, 3);
     const auto t0 = PeerRate::Clock::now();
     for (int i = 0; i < 3; ++i) CHECK(rate.take("10.0.0.1", t0));
