@@ -190,8 +190,8 @@ TEST_CASE("ack: nothing named is a bad request, and up_to 0 counts as not given"
     auto p = make_pair_of_users(server);
     auto sent = send_many(*p.sender, p.bob.name, 2);
     auto b = login_client(server, p.bob, false);
-    CHECK(outcome(b->ack({})) == "bad_request");
-    CHECK(outcome(b->ack({}, MessageId{0})) == "bad_request");
+    CHECK(code_of(b->ack({})) == "bad_request");
+    CHECK(code_of(b->ack({}, MessageId{0})) == "bad_request");
     // With ids, up_to 0 adds nothing: only the named message goes.
     auto acked = b->ack({sent[1].id}, MessageId{0});
     REQUIRE(outcome(acked) == "ok");

@@ -41,11 +41,9 @@ using Clock = std::chrono::system_clock;
 constexpr std::chrono::milliseconds kCloseLogoutTimeout{2000};
 
 // proto3 `string` fields carry only valid UTF-8, so text that is not cannot reach the server.
-// The client answers for it with the code the server's rules give such text (docs/protocol.md), so
-// an application sees the same outcome on both transports.
-Error not_utf8(Errc code, std::string_view field) {
-    return make_error(code, std::string(field) + " is not valid UTF-8");
-}
+// The client answers for it with the code the server's rules give such text (check_utf8, the
+// core's one table; docs/protocol.md), so an application sees the same outcome on both
+// transports.
 
 Error no_session() { return make_error(Errc::not_logged_in, "not logged in"); }
 
@@ -123,8 +121,8 @@ class GrpcClient final : public Client {
     }
 
     Result<void> create_account(std::string_view username, std::string_view password) override {
-        if (!is_valid_utf8(username)) return not_utf8(Errc::invalid_username, "username");
-        if (!is_valid_utf8(password)) return not_utf8(Errc::invalid_password, "password");
+        if (auto bad = check_utf8(TextField::username, username)) return *bad;
+        if (auto bad = check_utf8(TextField::password, password)) return *bad;
         v1::CreateAccountRequest req;
         req.set_username(std::string(username));
         req.set_password(std::string(password));
@@ -207,7 +205,8 @@ class GrpcClient final : public Client {
                                       std::string_view after) override {
         if (!is_valid_utf8(pattern) || !is_valid_utf8(after)) {
             if (current_token().empty()) return no_session();
-            return not_utf8(Errc::bad_request, is_valid_utf8(pattern) ? "after" : "pattern");
+            if (auto bad = check_utf8(TextField::pattern, pattern)) return *bad;
+            return *check_utf8(TextField::cursor, after);
         }
         v1::ListAccountsRequest req;
         req.set_pattern(std::string(pattern));
@@ -376,10 +375,10 @@ class GrpcClient final : public Client {
             // In the server's order: the session, the body, then the recipient.
             if (current_token().empty()) {
                 early = no_session();
-            } else if (!is_valid_utf8(body)) {
-                early = not_utf8(Errc::invalid_message, "body");
+            } else if (auto bad = check_utf8(TextField::body, body)) {
+                early = std::move(bad);
             } else {
-                early = not_utf8(Errc::no_such_user, "recipient name");
+                early = check_utf8(TextField::recipient, to);
             }
         }
         if (!early) {

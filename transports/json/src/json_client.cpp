@@ -277,7 +277,8 @@ class JsonClient final : public Client {
         json::array array;
         array.reserve(ids.size());
         for (auto id : ids) array.emplace_back(id);
-        if (!ids.empty() || !up_to) fields.emplace("ids", std::move(array));
+        // Naming nothing sends neither field: the server answers bad_request, as gRPC does.
+        if (!ids.empty()) fields.emplace("ids", std::move(array));
         if (up_to) fields.emplace("up_to", *up_to);
         return fields;
     }
@@ -301,8 +302,14 @@ class JsonClient final : public Client {
     // Queues `request` with a fresh id; `on_reply` runs on the I/O thread (or at once when the
     // connection is gone). Returns the id, or 0 when not connected.
     std::uint64_t submit(json::object request, ReplyHandler on_reply) {
-        std::string frame = json::serialize(request);
-        frame.pop_back();  // the closing brace: submit_encoded adds the id and closes it
+        // Written field by field and left open: submit_encoded adds the id and closes it.
+        std::string frame = "{";
+        for (const auto& field : request) {
+            if (frame.size() > 1) frame.push_back(',');
+            append_json_string(frame, field.key());
+            frame.push_back(':');
+            frame.append(json::serialize(field.value()));
+        }
         return submit_encoded(std::move(frame), std::move(on_reply));
     }
 
@@ -468,6 +475,7 @@ class JsonClient final : public Client {
 }  // namespace
 
 std::unique_ptr<Client> make_client(const ClientConfig& config) {
+    reject_settings(config.settings);
     return std::make_unique<JsonClient>(config);
 }
 

@@ -176,6 +176,7 @@ class JsonServer final : public ServerTransport {
 }  // namespace
 
 std::unique_ptr<ServerTransport> make_server(ChatService& service, const ServerConfig& config) {
+    reject_settings(config.settings);
     return std::make_unique<JsonServer>(service, config);
 }
 
