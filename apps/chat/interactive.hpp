@@ -2,7 +2,7 @@
 // then commands (send, fetch, list, delete, logout, help, quit). Incoming messages are shown as
 // soon as they arrive; a server-side logout (account deleted elsewhere) returns to the menu;
 // a lost connection ends the program.
-// Thread use: run() on one thread; the client's callbacks arrive on its reader thread and only
+// Thread use: run() on one thread; the client's callbacks arrive on its callback thread and only
 // print through the console, set flags and wake the console.
 #pragma once
 

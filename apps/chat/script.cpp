@@ -184,7 +184,7 @@ class ScriptRun {
     Client& client_;
     std::ostream& out_;
     std::ostream& err_;
-    std::mutex mu_;  // guards lost_ (set on the client's reader thread)
+    std::mutex mu_;  // guards lost_ (set on the client's callback thread)
     std::condition_variable lost_cv_;
     std::optional<Error> lost_;
 };
