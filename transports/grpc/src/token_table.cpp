@@ -35,8 +35,7 @@ std::optional<std::string_view> bearer_token(std::string_view header) noexcept {
     return token;
 }
 
-TokenTable::TokenTable(double rate, double burst)
-    : rate_(rate), burst_(burst) {
+TokenTable::TokenTable(double rate, double burst) : rate_(rate), burst_(burst) {
     // Thread-safe and idempotent; randombytes_buf needs it.
     if (sodium_init() < 0) throw std::runtime_error("libsodium initialisation failed");
 }
