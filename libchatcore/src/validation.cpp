@@ -72,47 +72,39 @@ std::string to_lower_ascii(std::string_view text) {
     return out;
 }
 
-Errc invalid_utf8_code(TextField field) noexcept {
+namespace {
+
+struct TextFieldRule {
+    Errc code;         // what broken UTF-8 in the field gets
+    const char* name;  // how an error names the field
+};
+
+TextFieldRule rule_of(TextField field) noexcept {
     switch (field) {
         case TextField::username:
-            return Errc::invalid_username;
+            return {Errc::invalid_username, "the username"};
         case TextField::password:
-            return Errc::invalid_password;
+            return {Errc::invalid_password, "the password"};
         case TextField::recipient:
-            return Errc::no_such_user;
+            return {Errc::no_such_user, "the recipient"};
         case TextField::body:
-            return Errc::invalid_message;
+            return {Errc::invalid_message, "the message"};
         case TextField::pattern:
+            return {Errc::bad_request, "the pattern"};
         case TextField::cursor:
-            break;
+            return {Errc::bad_request, "the cursor"};
     }
-    return Errc::bad_request;
+    return {Errc::bad_request, "text"};
 }
+
+}  // namespace
+
+Errc invalid_utf8_code(TextField field) noexcept { return rule_of(field).code; }
 
 std::optional<Error> check_utf8(TextField field, std::string_view text) {
     if (is_valid_utf8(text)) return std::nullopt;
-    const char* name = "text";
-    switch (field) {
-        case TextField::username:
-            name = "the username";
-            break;
-        case TextField::password:
-            name = "the password";
-            break;
-        case TextField::recipient:
-            name = "the recipient";
-            break;
-        case TextField::body:
-            name = "the message";
-            break;
-        case TextField::pattern:
-            name = "the pattern";
-            break;
-        case TextField::cursor:
-            name = "the cursor";
-            break;
-    }
-    return make_error(invalid_utf8_code(field), std::string(name) + " is not valid UTF-8 text");
+    const TextFieldRule rule = rule_of(field);
+    return make_error(rule.code, std::string(rule.name) + " is not valid UTF-8 text");
 }
 
 }  // namespace chat
