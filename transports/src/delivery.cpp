@@ -18,15 +18,15 @@ struct Delivery::State {
 
     // Queues `task`, waking the thread unless held. False once stopping.
     bool enqueue(std::function<void()> task) {
-        {
-            std::lock_guard lock(mu);
-            if (stopping) return false;
-            tasks.push_back(std::move(task));
-            if (held > 0) {
-                wake_pending = true;
-                return true;
-            }
+        std::lock_guard lock(mu);
+        if (stopping) return false;
+        tasks.push_back(std::move(task));
+        if (held > 0) {
+            wake_pending = true;
+            return true;
         }
+        // Under the lock: the task may destroy its Delivery (and this state) as soon as the
+        // thread can take it, so nothing here may touch the state after the unlock.
         cv.notify_one();
         return true;
     }
@@ -135,8 +135,8 @@ void Delivery::release() {
         std::lock_guard lock(state_->mu);
         if (--state_->held > 0 || !state_->wake_pending) return;
         state_->wake_pending = false;
+        state_->cv.notify_one();  // under the lock, as in enqueue()
     }
-    state_->cv.notify_one();
 }
 
 void Delivery::close() {
