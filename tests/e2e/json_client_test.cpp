@@ -65,6 +65,13 @@ std::unique_ptr<Client> connect_client(std::uint16_t port, bool auto_ack = true)
     return client;
 }
 
+TEST_CASE("json client: a transport setting is refused by name", "[json][client]") {
+    ClientConfig config;
+    config.settings["max_sends_in_flight"] = "4";
+    CHECK_THROWS_WITH(json_transport::make_client(config),
+                      "json transport: unknown setting 'max_sends_in_flight' (known: none)");
+}
+
 TEST_CASE("json client round trip with live push and auto ack") {
     RunningChatd server;
     Inbox bob_inbox;  // outlives the clients whose callbacks feed it

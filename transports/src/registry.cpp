@@ -1,4 +1,4 @@
-// TransportRegistry: name -> factories.
+// TransportRegistry: name -> factories; the one report of an unknown transport setting.
 #include <stdexcept>
 
 #include "chat/transport.hpp"
@@ -10,6 +10,15 @@ void TransportRegistry::add(TransportInfo info) {
     if (!transports_.emplace(name, std::move(info)).second) {
         throw std::logic_error("transport registered twice: " + name);
     }
+}
+
+void throw_unknown_setting(std::string_view transport, std::string_view name,
+                           const std::vector<TransportSetting>& known) {
+    std::string names;
+    for (const auto& setting : known) names += (names.empty() ? "" : ", ") + setting.name;
+    throw std::invalid_argument(std::string(transport) + " transport: unknown setting '" +
+                                std::string(name) +
+                                "' (known: " + (names.empty() ? "none" : names) + ")");
 }
 
 const TransportInfo* TransportRegistry::find(std::string_view name) const {

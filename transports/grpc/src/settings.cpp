@@ -27,13 +27,6 @@ std::uint64_t read_integer(std::string_view name, std::string_view value, std::u
     return out;
 }
 
-[[noreturn]] void unknown(std::string_view name, const std::vector<TransportSetting>& known) {
-    std::string names;
-    for (const auto& setting : known) names += (names.empty() ? "" : ", ") + setting.name;
-    throw std::invalid_argument("grpc transport: unknown setting '" + std::string(name) +
-                                "' (known: " + (names.empty() ? "none" : names) + ")");
-}
-
 // Thirty days: far beyond any useful idle time, still safe to add to a clock.
 constexpr std::uint64_t kMaxSessionIdleMs = 30ULL * 24 * 60 * 60 * 1000;
 
@@ -58,7 +51,7 @@ ServerSettings server_settings(const TransportSettings& settings) {
             out.session_idle =
                 std::chrono::milliseconds(read_integer(name, value, 1, kMaxSessionIdleMs));
         } else {
-            unknown(name, server_setting_list());
+            throw_unknown_setting("grpc", name, server_setting_list());
         }
     }
     return out;
@@ -71,7 +64,7 @@ ClientSettings client_settings(const TransportSettings& settings) {
             const auto n = read_integer(name, value, 0, std::numeric_limits<unsigned>::max());
             out.max_sends_in_flight = n == 0 ? 1U : static_cast<unsigned>(n);
         } else {
-            unknown(name, client_setting_list());
+            throw_unknown_setting("grpc", name, client_setting_list());
         }
     }
     return out;

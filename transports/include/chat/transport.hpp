@@ -140,6 +140,11 @@ struct TransportSetting {
     std::string help;  // one line: what it does, its unit and its default
 };
 
+// Throws std::invalid_argument for the setting `name` that `transport` does not know, listing
+// the names it does know. Every transport's factories report unknown settings through it.
+[[noreturn]] void throw_unknown_setting(std::string_view transport, std::string_view name,
+                                        const std::vector<TransportSetting>& known);
+
 struct TransportInfo {
     std::string name;
     std::uint16_t default_port = 0;

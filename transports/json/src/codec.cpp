@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <stdexcept>
 
 #include "chat/validation.hpp"
 
@@ -372,11 +371,5 @@ std::optional<std::vector<std::string>> FieldReader::optional_string_array(std::
 }
 
 const json::value* FieldReader::optional_value(std::string_view key) { return find(key); }
-
-void reject_settings(const TransportSettings& settings) {
-    if (settings.empty()) return;
-    throw std::invalid_argument("json transport: unknown setting '" + settings.begin()->first +
-                                "' (it has no settings)");
-}
 
 }  // namespace chat::json_transport

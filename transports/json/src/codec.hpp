@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "chat/error.hpp"
-#include "chat/transport.hpp"
 #include "chat/types.hpp"
 
 namespace chat::json_transport {
@@ -83,9 +82,5 @@ class FieldReader final {
     const json::object& object_;
     std::optional<Error> error_;
 };
-
-// The JSON transport has no settings of its own: any name in ServerConfig::settings or
-// ClientConfig::settings is a mistake, reported as std::invalid_argument naming it.
-void reject_settings(const TransportSettings& settings);
 
 }  // namespace chat::json_transport

@@ -475,7 +475,8 @@ class JsonClient final : public Client {
 }  // namespace
 
 std::unique_ptr<Client> make_client(const ClientConfig& config) {
-    reject_settings(config.settings);
+    // The JSON transport has no settings of its own.
+    if (!config.settings.empty()) throw_unknown_setting("json", config.settings.begin()->first, {});
     return std::make_unique<JsonClient>(config);
 }
 

@@ -176,7 +176,8 @@ class JsonServer final : public ServerTransport {
 }  // namespace
 
 std::unique_ptr<ServerTransport> make_server(ChatService& service, const ServerConfig& config) {
-    reject_settings(config.settings);
+    // The JSON transport has no settings of its own.
+    if (!config.settings.empty()) throw_unknown_setting("json", config.settings.begin()->first, {});
     return std::make_unique<JsonServer>(service, config);
 }
 
