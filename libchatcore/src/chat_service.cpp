@@ -50,7 +50,7 @@ std::string throttle_key(const std::string& name_lower, const Origin& origin) {
 
 }  // namespace
 
-struct ChatService::Impl {
+struct ChatService::Impl final : StoreEvents {
     struct Session {
         AccountId account = 0;
         std::string username;
@@ -69,6 +69,7 @@ struct ChatService::Impl {
                                         config.hash_jobs_per_address}) {
         detail::ensure_sodium();
     }
+    ~Impl() override { store.set_events(nullptr); }
 
     Store& store;
     ServiceConfig config;
@@ -136,6 +137,74 @@ struct ChatService::Impl {
         sessions.erase(it);
     }
 
+    // Ends every session of `account` and marks it deleted (no login opens one again); returns
+    // their sinks, to be told logged_out once the caller has answered.
+    std::vector<std::shared_ptr<Sink>> end_account_locked(AccountId account) {
+        deleted.insert(account);
+        std::vector<std::shared_ptr<Sink>> sinks;
+        auto acc = by_account.find(account);
+        if (acc == by_account.end()) return sinks;
+        const auto ids = acc->second;
+        for (SessionId sid : ids) {
+            auto& s = sessions.at(sid);
+            sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
+            erase_session_locked(sid);
+        }
+        return sinks;
+    }
+
+    static void tell_logged_out(const std::vector<std::shared_ptr<Sink>>& sinks) {
+        for (const auto& sink : sinks) sink->logged_out(LogoutReason::account_deleted);
+    }
+
+    // StoreEvents: what other nodes sharing the store committed.
+    void stored_elsewhere(AccountId recipient, const Message& message) override {
+        push(message, recipient);
+    }
+
+    void deleted_elsewhere(AccountId account) override {
+        std::vector<std::shared_ptr<Sink>> sinks;
+        {
+            std::lock_guard lock(mutex);
+            sinks = end_account_locked(account);
+        }
+        if (!sinks.empty()) {
+            log::write(log::Level::info, "core", "account deleted on another node",
+                       log::Fields().add("account", account).str());
+        }
+        tell_logged_out(sinks);
+    }
+
+    // Reports were lost: every account with a live session here is checked again. One that is
+    // gone was deleted elsewhere; the others get their queued messages pushed once more (a
+    // message whose report was lost is among them; delivery is at-least-once and clients drop
+    // ids they have seen).
+    void resync() override {
+        std::vector<std::pair<AccountId, std::string>> live;
+        {
+            std::lock_guard lock(mutex);
+            live.reserve(by_account.size());
+            for (const auto& [account, ids] : by_account) {
+                if (!ids.empty()) live.emplace_back(account, sessions.at(ids.front()).username);
+            }
+        }
+        std::size_t pushed = 0;
+        for (const auto& [account, name] : live) {
+            auto found = store.find_account(to_lower_ascii(name));
+            if (!found) continue;  // the store is down again; the next resync covers it
+            if (!found->has_value() || (*found)->id != account) {
+                deleted_elsewhere(account);
+                continue;
+            }
+            auto queued = store.fetch(account, Limits::kMaxFetch);
+            if (!queued) continue;
+            for (const Message& m : queued->messages) push(m, account);
+            pushed += queued->messages.size();
+        }
+        log::write(log::Level::info, "core", "resynchronised with the store",
+                   log::Fields().add("accounts", live.size()).add("pushed", pushed).str());
+    }
+
     void push(const Message& m, AccountId recipient) {
         std::lock_guard lock(mutex);
         auto acc = by_account.find(recipient);
@@ -195,7 +264,9 @@ struct ChatService::Impl {
 };
 
 ChatService::ChatService(Store& store, ServiceConfig config)
-    : impl_(std::make_unique<Impl>(store, std::move(config))) {}
+    : impl_(std::make_unique<Impl>(store, std::move(config))) {
+    store.set_events(impl_.get());
+}
 
 ChatService::~ChatService() = default;
 
@@ -437,20 +508,12 @@ void ChatService::delete_account(SessionId session, std::string password, Done<v
         std::vector<std::shared_ptr<Sink>> sinks;
         {
             std::lock_guard lock(impl->mutex);
-            auto acc = impl->by_account.find(me.first);
-            if (acc != impl->by_account.end()) {
-                const auto ids = acc->second;
-                for (SessionId sid : ids) {
-                    auto& s = impl->sessions.at(sid);
-                    sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
-                    impl->erase_session_locked(sid);
-                }
-            }
+            sinks = impl->end_account_locked(me.first);
         }
         log::write(log::Level::info, "core", "account deleted",
                    log::Fields().add("user", me.second).str());
         done(Result<void>{});
-        for (const auto& sink : sinks) sink->logged_out(LogoutReason::account_deleted);
+        Impl::tell_logged_out(sinks);
     };
     impl_->submit(origin, std::move(job), done);
 }

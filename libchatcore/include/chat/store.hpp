@@ -43,6 +43,25 @@ using AppendDone = std::function<void(Result<Message>)>;
 // AppendDone.
 using AckDone = std::function<void(Result<std::uint64_t>)>;
 
+// What a store shared by several chatd nodes reports about what the *other* nodes committed
+// (a store no other process writes to reports nothing). ChatService registers itself, so that
+// it pushes such messages to its own live sessions and ends the sessions of an account deleted
+// elsewhere; the session registry stays local to each node.
+// Thread use: called on the store's own thread(s), one call at a time; must not block for long
+// and must not wait for the store's writer.
+class StoreEvents {
+   public:
+    virtual ~StoreEvents() = default;
+    // Another node stored `message` for `recipient` and committed it.
+    virtual void stored_elsewhere(AccountId recipient, const Message& message) = 0;
+    // Another node deleted the account `account` and committed it.
+    virtual void deleted_elsewhere(AccountId account) = 0;
+    // Reports may have been lost (the link to the other nodes was down for a while): the
+    // receiver checks what it holds against the store again (accounts of live sessions, their
+    // queues).
+    virtual void resync() = 0;
+};
+
 class Store {
    public:
     virtual ~Store() = default;
@@ -93,6 +112,11 @@ class Store {
 
     // Blocks until every append accepted so far is durable and its `done` has run.
     virtual void flush() = 0;
+
+    // Registers who hears what other nodes commit (see StoreEvents); null: nobody. Once this
+    // returns, the previous receiver is not called any more. Default: a store of one node
+    // ignores it.
+    virtual void set_events(StoreEvents* events) { (void)events; }
 };
 
 }  // namespace chat
