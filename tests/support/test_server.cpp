@@ -2,10 +2,20 @@
 #include "support/test_server.hpp"
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <random>
 #include <stdexcept>
 #include <utility>
 
 #include "chat/builtin_transports.hpp"
+#include "chat/memory_store.hpp"
+#include "chat/sqlite_store.hpp"
+#ifdef CHAT_TEST_HAVE_POSTGRES
+#include "chat/postgres_store.hpp"
+#include "support/pg_server.hpp"
+#endif
 
 namespace chat::test {
 
@@ -132,10 +142,117 @@ Limits test_limits() {
     return limits;
 }
 
+std::string default_store_setup() {
+    const char* env = std::getenv("CHAT_TEST_STORE");
+    return env != nullptr && *env != '\0' ? std::string(env) : std::string("memory");
+}
+
+// One node: a store (its own, or the node's connection to the shared database), a core on it and
+// the transports serving that core.
+struct TestServer::Node {
+    std::unique_ptr<Store> store;
+    std::unique_ptr<ChatService> service;
+    std::vector<std::unique_ptr<ServerTransport>> servers;  // parallel to transports_
+};
+
+namespace {
+
+// A SqliteStore on a fresh database file in the temp directory, removed with the store.
+class TempSqliteStore final : public Store {
+   public:
+    TempSqliteStore() : path_(fresh_path()), store_(options(path_)) {}
+    ~TempSqliteStore() override {
+        store_.reset();
+        std::error_code ec;
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+            std::filesystem::remove(path_.string() + suffix, ec);
+        }
+    }
+
+    Result<AccountRecord> create_account(std::string_view name,
+                                         std::string_view password_hash) override {
+        return store_->create_account(name, password_hash);
+    }
+    Result<std::optional<AccountRecord>> find_account(std::string_view name_lower) override {
+        return store_->find_account(name_lower);
+    }
+    Result<bool> delete_account(AccountId id) override { return store_->delete_account(id); }
+    void append_message(NewMessage message, AppendDone done) override {
+        store_->append_message(std::move(message), std::move(done));
+    }
+    Result<FetchResult> fetch(AccountId recipient, std::size_t max) override {
+        return store_->fetch(recipient, max);
+    }
+    Result<std::uint64_t> ack(AccountId recipient, std::span<const MessageId> ids,
+                              std::optional<MessageId> up_to) override {
+        return store_->ack(recipient, ids, up_to);
+    }
+    void ack_async(AccountId recipient, std::vector<MessageId> ids, std::optional<MessageId> up_to,
+                   AckDone done) override {
+        store_->ack_async(recipient, std::move(ids), up_to, std::move(done));
+    }
+    Result<std::uint64_t> count_queued(AccountId recipient) override {
+        return store_->count_queued(recipient);
+    }
+    Result<std::vector<std::string>> list_accounts(
+        std::string_view after_lower, std::string_view prefix_lower,
+        const std::function<bool(std::string_view name)>& match, std::size_t limit) override {
+        return store_->list_accounts(after_lower, prefix_lower, match, limit);
+    }
+    Result<MessageId> next_message_id() override { return store_->next_message_id(); }
+    void flush() override { store_->flush(); }
+
+   private:
+    static std::filesystem::path fresh_path() {
+        static std::atomic<unsigned> counter{0};
+        std::random_device rd;
+        return std::filesystem::temp_directory_path() /
+               ("chat_test_server_" + std::to_string(rd()) + "_" + std::to_string(++counter) +
+                ".db");
+    }
+    static SqliteOptions options(const std::filesystem::path& path) {
+        SqliteOptions o;
+        o.path = path.string();
+        return o;
+    }
+
+    std::filesystem::path path_;
+    std::optional<SqliteStore> store_;
+};
+
+// The stores of a set-up: one per node.
+std::vector<std::unique_ptr<Store>> make_stores(const std::string& setup) {
+    std::vector<std::unique_ptr<Store>> stores;
+    if (setup == "memory") {
+        stores.push_back(std::make_unique<MemoryStore>());
+        return stores;
+    }
+    if (setup == "sqlite") {
+        stores.push_back(std::make_unique<TempSqliteStore>());
+        return stores;
+    }
+    if (setup == "pg1" || setup == "pg3") {
+#ifdef CHAT_TEST_HAVE_POSTGRES
+        const std::string url = PgServer::shared().create_database();
+        const std::size_t count = setup == "pg3" ? 3 : 1;
+        for (std::size_t i = 0; i < count; ++i) {
+            PostgresOptions options;
+            options.url = url;
+            options.node_name = "node" + std::to_string(i + 1);
+            stores.push_back(std::make_unique<PostgresStore>(options));
+        }
+        return stores;
+#else
+        throw std::runtime_error("store set-up " + setup + " needs a build with PostgreSQL");
+#endif
+    }
+    throw std::runtime_error("unknown store set-up: " + setup + " (memory, pg1 or pg3)");
+}
+
+}  // namespace
+
 TestServer::TestServer(std::string transport, TestServerOptions options)
-    : transports_{std::move(transport)},
-      options_(std::move(options)),
-      service_(store_, test_service_config(options_.limits)) {
+    : transports_{std::move(transport)}, options_(std::move(options)) {
     for (const auto& extra : options_.also_serve) {
         if (extra != transports_.front()) transports_.push_back(extra);
     }
@@ -144,11 +261,20 @@ TestServer::TestServer(std::string transport, TestServerOptions options)
     config.port = 0;
     config.threads = options_.io_threads;
     try {
-        for (const auto& name : transports_) {
-            auto server = find_transport(name).make_server(service_, config);
-            if (!server) throw std::runtime_error("transport made no server: " + name);
-            server->start();
-            servers_.push_back(std::move(server));
+        for (auto& store : make_stores(options_.store)) {
+            auto node = std::make_unique<Node>();
+            node->store = std::move(store);
+            node->service = std::make_unique<ChatService>(*node->store,
+                                                          test_service_config(options_.limits));
+            nodes_.push_back(std::move(node));
+        }
+        for (auto& node : nodes_) {
+            for (const auto& name : transports_) {
+                auto server = find_transport(name).make_server(*node->service, config);
+                if (!server) throw std::runtime_error("transport made no server: " + name);
+                server->start();
+                node->servers.push_back(std::move(server));
+            }
         }
     } catch (...) {
         stop();
@@ -159,8 +285,12 @@ TestServer::TestServer(std::string transport, TestServerOptions options)
 TestServer::~TestServer() { stop(); }
 
 void TestServer::stop() {
-    for (auto& server : servers_) server->stop();
+    for (auto& node : nodes_) {
+        for (auto& server : node->servers) server->stop();
+    }
 }
+
+ChatService& TestServer::service() noexcept { return *nodes_.front()->service; }
 
 std::size_t TestServer::index_of(std::string_view transport) const {
     if (transport.empty()) return 0;
@@ -170,15 +300,16 @@ std::size_t TestServer::index_of(std::string_view transport) const {
     throw std::runtime_error("transport not served by this test server: " + std::string(transport));
 }
 
-std::uint16_t TestServer::port(std::string_view transport) const {
-    return servers_.at(index_of(transport))->local_port();
+std::uint16_t TestServer::port(std::string_view transport, std::size_t node) const {
+    return nodes_.at(node)->servers.at(index_of(transport))->local_port();
 }
 
 TestClient TestServer::make_client(bool auto_ack, std::string_view transport) const {
     const std::size_t index = index_of(transport);
+    const std::size_t node = options_.one_node ? 0 : next_node_++ % nodes_.size();
     ClientConfig config;
     config.host = "127.0.0.1";
-    config.port = servers_.at(index)->local_port();
+    config.port = nodes_.at(node)->servers.at(index)->local_port();
     config.timeout = options_.client_timeout;
     config.auto_ack = auto_ack;
     TestClient out;

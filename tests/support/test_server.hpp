@@ -1,11 +1,13 @@
 // Test fixtures shared by the suites that talk to a real server over the wire:
-//   TestServer  a ChatService on a MemoryStore, served by built-in transports on 127.0.0.1 with
-//               ephemeral ports, with cheap password hashing so tests stay fast;
+//   TestServer  a ChatService on a store set-up (a MemoryStore, or one or three nodes on one
+//               PostgreSQL database), served by built-in transports on 127.0.0.1 with ephemeral
+//               ports, with cheap password hashing so tests stay fast;
 //   PushInbox   collects a client's pushes (messages, logged_out, disconnects) so a test awaits
 //               them instead of sleeping;
 //   TestClient  a Client together with the PushInbox its callbacks feed.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -21,7 +23,6 @@
 #include "chat/chat_service.hpp"
 #include "chat/error.hpp"
 #include "chat/limits.hpp"
-#include "chat/memory_store.hpp"
 #include "chat/transport.hpp"
 #include "chat/types.hpp"
 
@@ -88,7 +89,21 @@ struct TestClient {
 // Limits for tests: the contract's defaults with the per-connection rate limit off.
 Limits test_limits();
 
+// The store set-ups a TestServer can run on:
+//   "memory"  one node on a MemoryStore (the default);
+//   "pg1"     one node on a PostgresStore in a fresh database of a private PostgreSQL server;
+//   "pg3"     three nodes (each its own ChatService and transports) on one such database; the
+//             clients a test makes go to the nodes in turn, so two users of a test are served by
+//             different nodes and everything between them crosses nodes.
+// The default is the environment variable CHAT_TEST_STORE (the build sets it per suite), else
+// "memory".
+std::string default_store_setup();
+
 struct TestServerOptions {
+    std::string store = default_store_setup();
+    // A test of one node's own limits (connection counts, per-connection rate) sets this: every
+    // client then goes to the first node.
+    bool one_node = false;
     Limits limits = test_limits();
     unsigned io_threads = 2;
     std::chrono::milliseconds client_timeout{10000};
@@ -106,17 +121,20 @@ class TestServer final {
     TestServer(const TestServer&) = delete;
     TestServer& operator=(const TestServer&) = delete;
 
+    // How many nodes serve (1, or 3 with "pg3").
+    std::size_t nodes() const noexcept { return nodes_.size(); }
     // The main transport (the one named at construction).
     const std::string& transport() const noexcept { return transports_.front(); }
     // Every transport served, the main one first.
     const std::vector<std::string>& transports() const noexcept { return transports_; }
-    // The port of `transport` (default: the main one).
-    std::uint16_t port(std::string_view transport = {}) const;
-    ChatService& service() noexcept { return service_; }
+    // The port of `transport` (default: the main one) on `node`.
+    std::uint16_t port(std::string_view transport = {}, std::size_t node = 0) const;
+    // The core of the first node.
+    ChatService& service() noexcept;
     const TestServerOptions& options() const noexcept { return options_; }
 
     // A client of `transport` (default: the main one) for this server, its callbacks wired to a
-    // new inbox, not yet connected.
+    // new inbox, not yet connected. With several nodes, each call picks the next node.
     TestClient make_client(bool auto_ack = true, std::string_view transport = {}) const;
     // As make_client, then connected. Throws std::runtime_error when connect() fails.
     TestClient connect_client(bool auto_ack = true, std::string_view transport = {}) const;
@@ -127,11 +145,12 @@ class TestServer final {
    private:
     std::size_t index_of(std::string_view transport) const;
 
+    struct Node;
+
     std::vector<std::string> transports_;
     TestServerOptions options_;
-    MemoryStore store_;
-    ChatService service_;
-    std::vector<std::unique_ptr<ServerTransport>> servers_;  // parallel to transports_
+    std::vector<std::unique_ptr<Node>> nodes_;
+    mutable std::atomic<std::size_t> next_node_{0};
 };
 
 }  // namespace chat::test
