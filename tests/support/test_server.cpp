@@ -264,8 +264,8 @@ TestServer::TestServer(std::string transport, TestServerOptions options)
         for (auto& store : make_stores(options_.store)) {
             auto node = std::make_unique<Node>();
             node->store = std::move(store);
-            node->service = std::make_unique<ChatService>(*node->store,
-                                                          test_service_config(options_.limits));
+            node->service =
+                std::make_unique<ChatService>(*node->store, test_service_config(options_.limits));
             nodes_.push_back(std::move(node));
         }
         for (auto& node : nodes_) {

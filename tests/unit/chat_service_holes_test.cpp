@@ -66,9 +66,13 @@ class HookedStore final : public Store {
     }
     Result<MessageId> next_message_id() override { return inner_->next_message_id(); }
     void flush() override { inner_->flush(); }
+    // Keeps who hears about other nodes' commits, so a test can report such commits itself.
+    void set_events(StoreEvents* events) override { events_ = events; }
+    StoreEvents* events() const { return events_; }
 
    private:
     std::unique_ptr<Store> inner_;
+    StoreEvents* events_ = nullptr;
 };
 
 class CountingSink final : public Sink {
@@ -366,4 +370,86 @@ TEST_CASE("a fetch page is bounded in bytes and remaining counts the rest") {
     REQUIRE(one.ok());
     CHECK(one->messages.size() == 1);
     CHECK(one->remaining == 1);
+}
+
+// What another node sharing the store committed reaches this node through StoreEvents. Here the
+// test plays the other node: it writes to the store directly and reports it as a shared store
+// would.
+TEST_CASE("Store events: a message stored elsewhere is pushed to this node's live sessions only",
+          "[core][events]") {
+    Fixture f(store_kind());
+    REQUIRE(f.store->events() != nullptr);
+    f.create("alice");
+    f.create("bob");
+    auto alice = std::make_shared<CountingSink>();
+    auto bob = std::make_shared<CountingSink>();
+    f.login("alice", alice);
+    f.login("bob", bob);
+    auto account = f.store->find_account("alice");
+    REQUIRE(account.ok());
+    REQUIRE(account->has_value());
+    const Message m{41, "carol", "alice", "from another node", 1};
+    f.store->events()->stored_elsewhere((*account)->id, m);
+    CHECK(alice->messages == 1);
+    CHECK(bob->messages == 0);
+}
+
+TEST_CASE("Store events: an account deleted elsewhere ends its sessions here, for good",
+          "[core][events]") {
+    Fixture f(store_kind());
+    f.create("alice");
+    auto first = std::make_shared<CountingSink>();
+    auto second = std::make_shared<CountingSink>();
+    f.login("alice", first);
+    f.login("alice", second);
+    auto account = f.store->find_account("alice");
+    REQUIRE(account.ok());
+    REQUIRE(account->has_value());
+    const AccountId id = (*account)->id;
+    f.store->events()->deleted_elsewhere(id);
+    CHECK(first->logouts == 1);
+    CHECK(second->logouts == 1);
+    CHECK(f.service->session_count() == 0);
+    // No push follows logged_out, and the deleted account opens no session here any more (the
+    // store of this test still has the record: another node's delete may not be visible yet).
+    f.store->events()->stored_elsewhere(id, Message{42, "carol", "alice", "late", 1});
+    CHECK(first->messages == 0);
+    CHECK(f.service->login_sync("alice", "pw-alice").code() == Errc::bad_credentials);
+}
+
+TEST_CASE("Store events: a resync pushes the live sessions' queues again and ends deleted ones",
+          "[core][events]") {
+    Fixture f(store_kind());
+    f.create("alice");
+    f.create("bob");
+    f.create("carol");
+    auto alice = std::make_shared<CountingSink>();
+    auto bob = std::make_shared<CountingSink>();
+    f.login("alice", alice);
+    f.login("bob", bob);
+    auto alice_account = f.store->find_account("alice");
+    auto bob_account = f.store->find_account("bob");
+    REQUIRE((alice_account.ok() && alice_account->has_value()));
+    REQUIRE((bob_account.ok() && bob_account->has_value()));
+    // Another node stores a message for alice and deletes bob; both reports are lost.
+    std::promise<Result<Message>> stored;
+    f.store->append_message(NewMessage{(*alice_account)->id, "carol", "alice", "missed"},
+                            [&stored](Result<Message> r) { stored.set_value(std::move(r)); });
+    REQUIRE(stored.get_future().get().ok());
+    REQUIRE(f.store->delete_account((*bob_account)->id).ok());
+    CHECK(alice->messages == 0);
+    CHECK(bob->logouts == 0);
+
+    f.store->events()->resync();
+    CHECK(alice->messages == 1);
+    CHECK(alice->logouts == 0);
+    CHECK(bob->logouts == 1);
+    CHECK(f.service->session_count() == 1);
+}
+
+TEST_CASE("Store events: the service stops listening when it is destroyed", "[core][events]") {
+    Fixture f(store_kind());
+    REQUIRE(f.store->events() != nullptr);
+    f.service.reset();
+    CHECK(f.store->events() == nullptr);
 }
