@@ -65,6 +65,7 @@ TEST_CASE("limits: a frame over max_frame is frame_too_large", "[conformance][li
 TEST_CASE("limits: connections beyond max_connections get server_busy", "[conformance][limits]") {
     TestServerOptions options;
     options.limits.max_connections = 1;
+    options.one_node = true;  // a limit of each node (docs/operations.md)
     TestServer server(transport_under_test(), options);
     auto first = server.connect_client();
     REQUIRE(outcome(first->hello(1)) == "ok");

@@ -58,6 +58,7 @@ struct PgServer::Impl {
     std::string output;         // what the last command printed
     bool as_postgres = false;   // running as root: the programs run as `postgres`
     bool running = false;
+    bool attached = false;  // a server this process did not start (left running at the end)
     std::mutex db_mutex;
     unsigned next_db = 0;
 
@@ -148,7 +149,14 @@ PgServer::PgServer() : impl_(std::make_unique<Impl>()) {
     }
 }
 
+PgServer::PgServer(Attach, const std::string& dir) : impl_(std::make_unique<Impl>()) {
+    impl_->dir = dir;
+    impl_->attached = true;
+    impl_->running = true;
+}
+
 PgServer::~PgServer() {
+    if (impl_->attached) return;
     try {
         impl_->stop("immediate");
     } catch (const std::exception& e) {
@@ -159,6 +167,15 @@ PgServer::~PgServer() {
 }
 
 PgServer& PgServer::shared() {
+    // Under ctest, one server runs for the whole test run (scripts/pg-test-server, started as a
+    // fixture in the directory the build names): starting one per test process would cost more
+    // than most tests. Run alone, a test process starts its own.
+#ifdef CHAT_TEST_PG_DIR
+    if (::access(CHAT_TEST_PG_DIR "/.s.PGSQL.5432", F_OK) == 0) {
+        static PgServer attached(Attach{}, CHAT_TEST_PG_DIR);
+        return attached;
+    }
+#endif
     static PgServer server;
     return server;
 }
@@ -196,11 +213,16 @@ std::string PgServer::create_database() {
 }
 
 void PgServer::restart() {
+    if (impl_->attached)
+        throw std::logic_error("the test run's shared PostgreSQL is not restarted");
     impl_->stop("fast");
     impl_->start();
 }
 
-void PgServer::stop() { impl_->stop("fast"); }
+void PgServer::stop() {
+    if (impl_->attached) throw std::logic_error("the test run's shared PostgreSQL is not stopped");
+    impl_->stop("fast");
+}
 
 void PgServer::start() {
     if (!impl_->running) impl_->start();

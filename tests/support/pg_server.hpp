@@ -20,8 +20,9 @@ class PgServer final {
     PgServer(const PgServer&) = delete;
     PgServer& operator=(const PgServer&) = delete;
 
-    // One server shared by every test of this process, started on first use and stopped at exit.
-    // Throws like the constructor.
+    // One server shared by every test of this process: the test run's own when ctest started one
+    // (scripts/pg-test-server), else one started on first use and stopped at exit. Throws like
+    // the constructor.
     static PgServer& shared();
 
     // True when the PostgreSQL server programs are installed (tests skip with a message when not).
@@ -39,6 +40,10 @@ class PgServer final {
     void start();
 
    private:
+    struct Attach {};
+    // A server already running with its socket in `dir`, not stopped by the destructor.
+    PgServer(Attach, const std::string& dir);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

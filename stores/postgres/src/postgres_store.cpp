@@ -72,7 +72,7 @@ CREATE TABLE messages(
     recipient_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     sender text NOT NULL,
     recipient text NOT NULL,
-    body text NOT NULL,
+    body bytea NOT NULL,  -- a body may hold NUL, which text cannot
     sent_at bigint NOT NULL
 );
 CREATE INDEX messages_by_recipient ON messages(recipient_id, id);
@@ -118,9 +118,9 @@ const pq::Statement kTakeIds{"take_ids",
     "SELECT nextval('message_ids') FROM generate_series(1, $1)", {Oid::int8}};
 const pq::Statement kInsertMessages{"insert_messages",
     "INSERT INTO messages(id, recipient_id, sender, recipient, body, sent_at) "
-    "SELECT u.*, $6 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[]) "
+    "SELECT u.*, $6 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bytea[]) "
     "AS u", {Oid::int8_array, Oid::int8_array, Oid::text_array, Oid::text_array,
-             Oid::text_array, Oid::int8}};
+             Oid::bytea_array, Oid::int8}};
 const pq::Statement kAck{"ack",
     "DELETE FROM messages WHERE recipient_id = $1 AND (id = ANY($2) OR id <= $3)",
     {Oid::int8, Oid::int8_array, Oid::int8}};
@@ -185,7 +185,8 @@ std::string message_payload(std::string_view node, AccountId recipient, const Me
     put_field(out, m.from);
     put_field(out, m.to);
     put_field(out, m.body);
-    if (out.size() >= kInlineLimit) out.resize(ids_only);
+    // A payload is text: one that would not fit, or a body with NUL, goes by id.
+    if (out.size() >= kInlineLimit || m.body.find('\0') != std::string::npos) out.resize(ids_only);
     return out;
 }
 
@@ -240,7 +241,7 @@ std::string password_of(const std::string& url) {
 Message message_from_row(const pq::PgResult& r, int row, int first_col) {
     return Message{static_cast<MessageId>(r.int64(row, first_col)),
                    std::string(r.text(row, first_col + 1)), std::string(r.text(row, first_col + 2)),
-                   std::string(r.text(row, first_col + 3)), r.int64(row, first_col + 4)};
+                   r.bytes(row, first_col + 3), r.int64(row, first_col + 4)};
 }
 
 }  // namespace
@@ -701,7 +702,7 @@ std::vector<PostgresStore::Impl::Outcome> PostgresStore::Impl::commit_batch(
                 .add_int8_array(to_ids)
                 .add_text_array(senders)
                 .add_text_array(names)
-                .add_text_array(bodies)
+                .add_bytea_array(bodies)
                 .add(sent_at);
             auto r = conn.run(kInsertMessages, p);
             if (!r.ok()) return fail_with("insert messages", r);

@@ -91,6 +91,16 @@ std::string PgResult::message() const {
     return first_line(PQresultErrorMessage(result_.get()));
 }
 
+std::string PgResult::bytes(int row, int col) const {
+    const auto* text = reinterpret_cast<const unsigned char*>(PQgetvalue(result_.get(), row, col));
+    std::size_t length = 0;
+    unsigned char* raw = PQunescapeBytea(text, &length);
+    if (raw == nullptr) throw std::runtime_error("unreadable bytea value");
+    std::string out(reinterpret_cast<const char*>(raw), length);
+    PQfreemem(raw);
+    return out;
+}
+
 // --- Params ---
 
 void Params::push(std::string bytes, int format, bool null) {
@@ -121,6 +131,16 @@ Params& Params::add_int8_array(const std::vector<std::int64_t>& values) {
     for (std::int64_t v : values) {
         put_u32(out, 8);
         put_u64(out, static_cast<std::uint64_t>(v));
+    }
+    push(std::move(out), 1);
+    return *this;
+}
+
+Params& Params::add_bytea_array(const std::vector<std::string_view>& values) {
+    std::string out = array_header(values.size(), Oid::bytea);
+    for (std::string_view v : values) {
+        put_u32(out, static_cast<std::uint32_t>(v.size()));
+        out.append(v);
     }
     push(std::move(out), 1);
     return *this;

@@ -21,8 +21,10 @@ namespace chat::pq {
 
 // Type oids of the parameters we send (from pg_type; stable across server versions).
 enum class Oid : ::Oid {
+    bytea = 17,
     int8 = 20,
     text = 25,
+    bytea_array = 1001,
     int8_array = 1016,
     text_array = 1009,
 };
@@ -41,6 +43,8 @@ class PgResult {
     }
     std::string_view text(int row, int col) const noexcept;
     std::int64_t int64(int row, int col) const;  // text form of an integer column
+    // The bytes of a bytea column (text form: hex), any byte value included.
+    std::string bytes(int row, int col) const;
     // Rows a DELETE/INSERT/UPDATE touched.
     std::uint64_t affected() const;
     // The five-character SQLSTATE of a failure ("" when none, e.g. the connection was lost).
@@ -63,6 +67,8 @@ class Params {
     Params& add_null();
     Params& add_int8_array(const std::vector<std::int64_t>& values);
     Params& add_text_array(const std::vector<std::string_view>& values);
+    // bytea[]: any bytes, NUL included (text cannot hold NUL).
+    Params& add_bytea_array(const std::vector<std::string_view>& values);
 
     int size() const noexcept { return static_cast<int>(values_.size()); }
     const char* const* values() const noexcept { return values_.data(); }
