@@ -152,6 +152,21 @@ TEMPLATE_TEST_CASE("store assigns increasing ids and sent_at on append", "[store
     CHECK(*store->count_queued(bob) == 5u);
 }
 
+TEMPLATE_TEST_CASE("store keeps every byte of a body, NUL and multi-byte UTF-8 included", "[store]",
+                   CHAT_STORE_CONTRACT_FIXTURES) {
+    TestType fixture;
+    auto store = fixture.make();
+    const AccountId bob = make_account(*store, "bob");
+    const std::string body = std::string("a\0b", 3) + "\xc3\xa9\xe2\x82\xac" + std::string(1, '\0');
+    auto r = append_sync(*store, bob, "alice", "bob", body);
+    REQUIRE(r.ok());
+    CHECK(r->body == body);
+    auto page = store->fetch(bob, 10);
+    REQUIRE(page.ok());
+    REQUIRE(page->messages.size() == 1);
+    CHECK(page->messages[0].body == body);
+}
+
 TEMPLATE_TEST_CASE("store fetch returns oldest first with remaining", "[store]",
                    CHAT_STORE_CONTRACT_FIXTURES) {
     TestType fixture;
