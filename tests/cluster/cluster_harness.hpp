@@ -116,6 +116,8 @@ class Peer final {
     // What the callbacks recorded.
     struct State {
         std::vector<Message> received;  // in arrival order, duplicates included
+        // For each of `received`: how many `restored` came before it (0: the first connection).
+        std::vector<int> epoch;
         int lost = 0;
         int restored = 0;
         int gave_up = 0;
