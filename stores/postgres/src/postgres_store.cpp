@@ -285,9 +285,13 @@ struct PostgresStore::Impl {
     Error failure(std::string_view op, const std::string& detail);
     Error failure(std::string_view op, const pq::Connection& conn, const pq::PgResult& result);
 
-    // Makes `conn` usable: drops a session the server has ended, reconnects when the backoff
-    // allows. False with `error` set when it is not usable now.
-    bool ensure(pq::Connection& conn, std::string& error);
+    // Makes `conn` usable for `op`: drops a session the server has ended, reconnects when the
+    // backoff allows. The error the caller returns when it is not usable now.
+    std::optional<Error> ensure(pq::Connection& conn, std::string_view op);
+    // A read on a pool connection; run once more on a fresh session when the first attempt
+    // found the connection dead (the server restarted since its last use).
+    pq::PgResult read(pq::Connection& conn, const pq::Statement& stmt,
+                      const pq::Params& params = {});
     void connect_at_start(pq::Connection& conn);  // retries until connect_timeout, or throws
     void migrate(pq::Connection& conn);
 
@@ -416,19 +420,36 @@ Error PostgresStore::Impl::failure(std::string_view op, const pq::Connection& co
     return failure(op, detail);
 }
 
-bool PostgresStore::Impl::ensure(pq::Connection& conn, std::string& error) {
+std::optional<Error> PostgresStore::Impl::ensure(pq::Connection& conn, std::string_view op) {
     conn.drop_if_dead();
-    if (conn.usable()) return true;
-    if (!conn.may_retry(std::chrono::steady_clock::now())) {
-        error = "database unreachable; waiting before the next reconnect";
-        return false;
-    }
+    if (conn.usable()) return std::nullopt;
+    auto unreachable = [&] {
+        return make_error(Errc::internal, std::string(kStorageFailure) + " (" + std::string(op) +
+                                              ": database unreachable)");
+    };
+    // Between attempts calls fail at once, unlogged: one line per attempt is enough.
+    if (!conn.may_retry(std::chrono::steady_clock::now())) return unreachable();
+    std::string error;
     if (!conn.connect(error)) {
         conn.attempt_failed(options_.reconnect_min, options_.reconnect_max);
-        return false;
+        log::write(log::Level::warn, "store", "cannot reach postgres",
+                   log::Fields()
+                       .add("op", op)
+                       .add("db", label_)
+                       .add("detail", "\"" + scrub(error) + "\"")
+                       .str());
+        return unreachable();
     }
     conn.attempt_succeeded();
-    return true;
+    return std::nullopt;
+}
+
+pq::PgResult PostgresStore::Impl::read(pq::Connection& conn, const pq::Statement& stmt,
+                                       const pq::Params& params) {
+    auto r = conn.run(stmt, params);
+    if (r.ok() || conn.usable()) return r;
+    if (ensure(conn, stmt.name)) return r;
+    return conn.run(stmt, params);
 }
 
 void PostgresStore::Impl::connect_at_start(pq::Connection& conn) {
@@ -580,8 +601,17 @@ std::vector<PostgresStore::Impl::Outcome> PostgresStore::Impl::commit_batch(
         return fail_all(failure(op, conn, r));
     };
 
-    if (std::string error; !ensure(conn, error)) return fail_all(failure("connect writer", error));
-    if (auto r = conn.exec("BEGIN"); !r.ok()) return fail_with("begin write batch", r);
+    if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
+    {
+        auto r = conn.exec("BEGIN");
+        // A session the server ended while idle shows only now: BEGIN is safe to retry on a
+        // fresh one.
+        if (!r.ok() && !conn.usable()) {
+            if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
+            r = conn.exec("BEGIN");
+        }
+        if (!r.ok()) return fail_with("begin write batch", r);
+    }
     in_transaction = true;
 
     // 1. Lock every recipient's account row, in id order (see the file comment). A recipient
@@ -830,7 +860,7 @@ Result<AccountRecord> PostgresStore::create_account(std::string_view name,
                                                     std::string_view password_hash) {
     auto& d = *impl_;
     auto conn = d.lease();
-    if (std::string error; !d.ensure(*conn, error)) return d.failure("create account", error);
+    if (auto e = d.ensure(*conn, "create account")) return *e;
     pq::Params p;
     p.add(name).add(to_lower_ascii(name)).add(password_hash).add(now_ms());
     auto r = conn->run(kCreateAccount, p);
@@ -842,10 +872,10 @@ Result<AccountRecord> PostgresStore::create_account(std::string_view name,
 Result<std::optional<AccountRecord>> PostgresStore::find_account(std::string_view name_lower) {
     auto& d = *impl_;
     auto conn = d.lease();
-    if (std::string error; !d.ensure(*conn, error)) return d.failure("find account", error);
+    if (auto e = d.ensure(*conn, "find account")) return *e;
     pq::Params p;
     p.add(name_lower);
-    auto r = conn->run(kFindAccount, p);
+    auto r = d.read(*conn, kFindAccount, p);
     if (!r.ok()) return d.failure("find account", *conn, r);
     if (r.rows() == 0) return std::optional<AccountRecord>{};
     return std::optional<AccountRecord>{
@@ -855,7 +885,7 @@ Result<std::optional<AccountRecord>> PostgresStore::find_account(std::string_vie
 Result<bool> PostgresStore::delete_account(AccountId id) {
     auto& d = *impl_;
     auto conn = d.lease();
-    if (std::string error; !d.ensure(*conn, error)) return d.failure("delete account", error);
+    if (auto e = d.ensure(*conn, "delete account")) return *e;
     auto abort = [&](std::string_view op, const pq::PgResult& r) {
         Error error = d.failure(op, *conn, r);
         if (conn->usable()) conn->exec("ROLLBACK");
@@ -918,11 +948,11 @@ void PostgresStore::ack_async(AccountId recipient, std::vector<MessageId> ids,
 Result<FetchResult> PostgresStore::fetch(AccountId recipient, std::size_t max) {
     auto& d = *impl_;
     auto conn = d.lease();
-    if (std::string error; !d.ensure(*conn, error)) return d.failure("fetch queue", error);
+    if (auto e = d.ensure(*conn, "fetch queue")) return *e;
     pq::Params p;
     p.add(recipient).add(static_cast<std::int64_t>(
         std::min<std::size_t>(max, static_cast<std::size_t>(kMaxStored))));
-    auto r = conn->run(kFetch, p);
+    auto r = d.read(*conn, kFetch, p);
     if (!r.ok() || r.rows() < 1) return d.failure("fetch queue", *conn, r);
     FetchResult out;
     const auto total = static_cast<std::uint64_t>(r.int64(0, 0));
@@ -938,7 +968,7 @@ Result<std::uint64_t> PostgresStore::ack(AccountId recipient, std::span<const Me
                                          std::optional<MessageId> up_to) {
     auto& d = *impl_;
     auto conn = d.lease();
-    if (std::string error; !d.ensure(*conn, error)) return d.failure("ack", error);
+    if (auto e = d.ensure(*conn, "ack")) return *e;
     std::vector<std::int64_t> stored_ids;
     for (MessageId id : ids) {
         if (id <= kMaxStored) stored_ids.push_back(static_cast<std::int64_t>(id));
@@ -958,10 +988,10 @@ Result<std::uint64_t> PostgresStore::ack(AccountId recipient, std::span<const Me
 Result<std::uint64_t> PostgresStore::count_queued(AccountId recipient) {
     auto& d = *impl_;
     auto conn = d.lease();
-    if (std::string error; !d.ensure(*conn, error)) return d.failure("count queue", error);
+    if (auto e = d.ensure(*conn, "count queue")) return *e;
     pq::Params p;
     p.add(recipient);
-    auto r = conn->run(kCount, p);
+    auto r = d.read(*conn, kCount, p);
     if (!r.ok() || r.rows() != 1) return d.failure("count queue", *conn, r);
     return static_cast<std::uint64_t>(r.int64(0, 0));
 }
@@ -981,13 +1011,13 @@ Result<std::vector<std::string>> PostgresStore::list_accounts(
     std::vector<std::string> out;
     std::string cursor(after_lower);
     auto conn = d.lease();
-    if (std::string error; !d.ensure(*conn, error)) return d.failure("list accounts", error);
+    if (auto e = d.ensure(*conn, "list accounts")) return *e;
     // Scan in chunks from the cursor, as SqliteStore does; `match` runs on this thread with a
     // pool connection held, and must not call this store.
     for (;;) {
         pq::Params p;
         p.add(cursor).add(pattern).add(static_cast<std::int64_t>(kListChunk));
-        auto r = conn->run(kList, p);
+        auto r = d.read(*conn, kList, p);
         if (!r.ok()) return d.failure("list accounts", *conn, r);
         for (int row = 0; row < r.rows(); ++row) {
             const std::string_view name = r.text(row, 0);
@@ -1004,9 +1034,8 @@ Result<std::vector<std::string>> PostgresStore::list_accounts(
 Result<MessageId> PostgresStore::next_message_id() {
     auto& d = *impl_;
     auto conn = d.lease();
-    if (std::string error; !d.ensure(*conn, error))
-        return d.failure("read message sequence", error);
-    auto r = conn->run(kNextId);
+    if (auto e = d.ensure(*conn, "read message sequence")) return *e;
+    auto r = d.read(*conn, kNextId);
     if (!r.ok() || r.rows() != 1) return d.failure("read message sequence", *conn, r);
     return static_cast<MessageId>(r.int64(0, 0));
 }
