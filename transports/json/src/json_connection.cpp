@@ -97,7 +97,9 @@ void Connection::serve() {
         close("socket setup failed");
         return;
     }
-    log::write(log::Level::info, kComponent, "connection open",
+    // At debug: a load balancer's health check opens and closes a connection every second or
+    // so, on every node. A connection that says something is logged when it closes.
+    log::write(log::Level::debug, kComponent, "connection open",
                log::Fields().add("conn", id_).add("peer", peer_).str());
     arm_login_timer();
     read();
@@ -115,6 +117,7 @@ void Connection::on_read(ByteStream::ReadStatus status, std::string_view bytes) 
     if (state_ == State::closed) return;
     switch (status) {
         case ByteStream::ReadStatus::data:
+            heard_ = true;
             pipeline_.on_bytes(bytes);
             break;
         case ByteStream::ReadStatus::eof:
@@ -402,7 +405,8 @@ void Connection::close(const char* reason) {
         log::Fields fields;
         fields.add("conn", id_).add("peer", peer_);
         if (reason != nullptr) fields.add("reason", reason);
-        log::write(log::Level::info, kComponent, "connection closed", fields.str());
+        log::write(heard_ ? log::Level::info : log::Level::debug, kComponent,
+                   "connection closed", fields.str());
     }
 }
 

@@ -156,6 +156,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     asio::steady_timer stall_timer_;  // a write that does not finish in time closes the connection
     const std::uint64_t id_;
     const bool reject_busy_;
+    bool heard_ = false;  // any byte received (a silent connection closes at debug level)
     const bool peer_full_;
     const std::string peer_;          // address:port, for the log
     const std::string peer_address_;  // address only
