@@ -96,7 +96,7 @@ class ReconnectingClient final : public Client {
     void catch_up(Client& client);
     bool wait_handed_over();
 
-    void post_event(ReconnectEvent event);
+    void post_event(ReconnectEvent event);  // under mu_
 
     const ClientFactory factory_;
     const ClientConfig inner_config_;  // auto_ack and reconnect off
