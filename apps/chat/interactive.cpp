@@ -80,6 +80,36 @@ int InteractiveSession::run() {
         }
         lost_cv_.notify_all();
     });
+    // Only a client that reconnects calls this; it then never calls on_disconnect.
+    client_.on_reconnect([this](const ReconnectEvent& event) {
+        switch (event.kind) {
+            case ReconnectEvent::Kind::lost:
+                reconnecting_ = true;
+                console_.print("Connection to " + config_.server + " lost; reconnecting...");
+                {
+                    std::lock_guard lock(lost_mu_);  // as in on_disconnect
+                }
+                lost_cv_.notify_all();
+                return;
+            case ReconnectEvent::Kind::restored:
+                reconnecting_ = false;
+                if (event.login) {
+                    console_.print("Reconnected; logged in again as " +
+                                   sanitize_line_for_terminal(event.login->username) + " (" +
+                                   std::to_string(event.login->unread) + " unread).");
+                } else {
+                    console_.print("Reconnected to " + config_.server + ".");
+                }
+                return;
+            case ReconnectEvent::Kind::gave_up:
+                reconnecting_ = false;
+                gave_up_ = true;
+                console_.print("Reconnected, but logging in again was refused (" +
+                               explain(event.error) + "); you are logged out.");
+                console_.wake();
+                return;
+        }
+    });
 
     if (auto connected = client_.connect(); !connected) {
         std::string text = connect_failure(config_.server, connected.error());
@@ -118,7 +148,7 @@ int InteractiveSession::run() {
 
 std::optional<InteractiveSession::Next> InteractiveSession::pending_event() {
     if (lost_) return Next::lost;
-    if (logged_out_.exchange(false)) {
+    if (logged_out_.exchange(false) || gave_up_.exchange(false)) {
         console_.clear_wake();
         user_.clear();
         list_next_.reset();
@@ -185,15 +215,16 @@ bool InteractiveSession::ask_yes_no(std::string_view question, bool default_yes)
 }
 
 void InteractiveSession::report(std::string_view what, const Error& error) {
-    // A lost connection is reported once, by the disconnect callback, which may come just
-    // after the failed request.
+    // A lost connection is reported once, by the disconnect callback (or the reconnect one),
+    // which may come just after the failed request: its notice goes first.
     if (error.code == Errc::internal) {
         std::unique_lock lock(lost_mu_);
-        lost_cv_.wait_for(lock, kLostGrace, [this] { return lost_.load(); });
+        lost_cv_.wait_for(lock, kLostGrace,
+                          [this] { return lost_.load() || reconnecting_.load(); });
     }
     if (lost_) return;
     // Logged out from elsewhere: the notice has been printed, the failure adds nothing.
-    if (logged_out_ && error.code == Errc::not_logged_in) return;
+    if ((logged_out_ || gave_up_) && error.code == Errc::not_logged_in) return;
     say(std::string(what) + ": " + explain(error));
 }
 
@@ -277,6 +308,7 @@ InteractiveSession::Next InteractiveSession::logged_in(const LoginResult& result
     user_ = result.username;
     shown_user_ = sanitize_line_for_terminal(user_);
     logged_out_ = false;
+    gave_up_ = false;
     say("Logged in as " + shown_user_ + ".");
     if (result.unread == 0) {
         say("No unread messages.");
@@ -479,7 +511,9 @@ InteractiveSession::Next InteractiveSession::cmd_delete() {
 }
 
 InteractiveSession::Next InteractiveSession::cmd_logout() {
-    if (auto done = client_.logout(); !done && done.code() != Errc::not_logged_in) {
+    // While reconnecting there is no session to end: the server ended it with the connection.
+    if (auto done = client_.logout();
+        !done && done.code() != Errc::not_logged_in && !reconnecting_) {
         report("Logout failed", done.error());
     }
     if (lost_) return Next::lost;

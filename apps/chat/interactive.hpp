@@ -1,7 +1,9 @@
 // The interactive client: connect, then the menu users know (create account / login / quit),
 // then commands (send, fetch, list, delete, logout, help, quit). Incoming messages are shown as
-// soon as they arrive; a server-side logout (account deleted elsewhere) returns to the menu;
-// a lost connection ends the program.
+// soon as they arrive; a server-side logout (account deleted elsewhere) returns to the menu.
+// A lost connection ends the program, unless the client reconnects (ClientConfig::reconnect):
+// then the loss and the return are one line each, the prompt stays, and messages missed
+// meanwhile appear like pushed ones; a login refused after reconnecting returns to the menu.
 // Thread use: run() on one thread; the client's callbacks arrive on its callback thread and only
 // print through the console, set flags and wake the console.
 #pragma once
@@ -82,7 +84,10 @@ class InteractiveSession final {
     std::atomic<bool> lost_{false};
     std::atomic<bool> logged_out_{false};
     std::atomic<bool> expect_logout_{false};  // our own delete: its logged_out is no news
-    std::mutex lost_mu_;  // with lost_cv_: lets report() wait briefly for a disconnect notice
+    std::atomic<bool> reconnecting_{false};   // between the reconnect events lost and restored
+    std::atomic<bool> gave_up_{false};        // the login after reconnecting was refused
+    // With lost_cv_: lets report() wait briefly for the notice of a disconnect or a loss.
+    std::mutex lost_mu_;
     std::condition_variable lost_cv_;
     // Ids already shown. The client's own de-dup (auto_ack) covers pushes only and is not
     // reachable through chat::Client: a message pushed while its ack is on the way comes back in

@@ -30,7 +30,8 @@ constexpr const char* kDescription =
     "offers to create an account or log in, then takes commands (send, fetch, list, delete,\n"
     "logout, quit). Messages sent to you appear as they arrive, without disturbing what you\n"
     "are typing. When standard input is not a terminal it reads the same answers and commands\n"
-    "as plain lines, without prompts.\n"
+    "as plain lines, without prompts. When the connection to the server breaks it reconnects\n"
+    "and logs in again by itself (unless --no-reconnect), and shows what arrived meanwhile.\n"
     "\n"
     "With a subcommand it does one thing and exits, for scripts.";
 
@@ -55,6 +56,17 @@ constexpr const char* kFooter =
     "a trusted CA (the system's, or the ones in --tls-ca FILE) and names --host; otherwise\n"
     "chat refuses to talk to it. Without --tls the connection is plain TCP.\n"
     "\n"
+    "Reconnecting (interactive mode only): when the connection breaks, chat says so in one\n"
+    "line, retries (waiting up to 0.1 s at first, doubling up to 5 s) until the server\n"
+    "answers, logs in again with the password it keeps in memory for that, and says so in one\n"
+    "more line; commands typed meanwhile fail at once. If that login is refused (the account\n"
+    "was deleted or its password changed), it says so and goes back to the login menu.\n"
+    "A message sent just as the connection broke is\n"
+    "reported as not sent, although the server may have stored it: sending it again may\n"
+    "deliver it twice. With --no-reconnect a broken connection ends chat with exit status 3.\n"
+    "Subcommands never reconnect: a broken connection fails them with exit status 3, and a\n"
+    "script decides whether to run them again.\n"
+    "\n"
     "Output: messages as `[2026-11-25 12:03] alice: hi`; with --json one JSON object per line\n"
     "(fetch/send: {\"id\",\"from\",\"to\",\"body\",\"sent_at\"}; list: {\"username\"}).\n"
     "Exit status: 0 done, 1 the server refused (stderr: error: <code>: <message>),\n"
@@ -70,6 +82,7 @@ struct Flags {
     double timeout_s = 10;
     bool tls = false;
     std::string tls_ca;
+    bool no_reconnect = false;
     std::string to;
     std::vector<std::string> words;
     std::uint64_t max = 0;
@@ -173,6 +186,8 @@ int run_interactive(const Flags& flags, const chat::TransportInfo& transport,
         if (!host.empty()) config.host = std::string(host);
     }
     session_config.server = config.host + ":" + std::to_string(config.port);
+    // The registry's factory wraps the transport's client in a chat::ReconnectingClient.
+    config.reconnect.enabled = !flags.no_reconnect;
     console->print("Connecting to " + session_config.server + " (" + transport.name +
                    (config.tls ? ", TLS" : "") + ")...");
     auto client = transport.make_client(config);
@@ -214,6 +229,9 @@ int run_subcommand(chat::cli::ScriptCommand command, const Flags& flags,
     // Scripts see pushes only through fetch, so nothing is acknowledged behind their back.
     chat::ClientConfig script_config = config;
     script_config.auto_ack = false;
+    // One request and out: a broken connection is exit status 3, and the script decides
+    // whether to try again (a resent `send` could deliver twice).
+    script_config.reconnect.enabled = false;
     auto client = transport.make_client(script_config);
     return run_script(request, *client, std::cout, std::cerr);
 }
@@ -256,6 +274,9 @@ int main(int argc, char** argv) {
     app.add_option("--tls-ca", flags.tls_ca,
                    "PEM file of the CA certificates to trust with --tls (default: the system's); "
                    "implies --tls");
+    app.add_flag("--no-reconnect", flags.no_reconnect,
+                 "Interactive: end (exit status 3) when the connection breaks, instead of "
+                 "reconnecting and logging in again; subcommands never reconnect");
 
     auto* send = app.add_subcommand("send", "Send a message: send TO TEXT... (no TEXT: stdin)");
     send->add_option("TO", flags.to, "Recipient")->required();

@@ -244,6 +244,7 @@ void ReconnectingClient::on_reconnect(ReconnectHandler handler) {
     reconnect_handler_ = std::move(handler);
 }
 
+// Under mu_ (the Delivery takes its own lock inside; its tasks run with it released).
 void ReconnectingClient::post_event(ReconnectEvent event) {
     delivery_.post([this, event = std::move(event)] {
         {
@@ -276,9 +277,11 @@ void ReconnectingClient::inner_disconnected(std::uint64_t generation, const Erro
         if (generation != generation_ || state_ != State::connected) return;
         state_ = State::reconnecting;
         if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
+        // Queued under the lock, as the reconnect thread queues `restored`: the events come in
+        // the order of the changes they report.
+        post_event(ReconnectEvent{.kind = ReconnectEvent::Kind::lost, .error = error, .login = {}});
     }
     wake_.notify_all();
-    post_event(ReconnectEvent{.kind = ReconnectEvent::Kind::lost, .error = error, .login = {}});
 }
 
 // --- the reconnect thread ---
@@ -363,20 +366,20 @@ ReconnectingClient::Attempt ReconnectingClient::attempt(std::unique_lock<std::mu
     inner_ = fresh;
     generation_ = generation;
     state_ = State::connected;
-    if (refused) forget_credentials();
-    lock.unlock();
-
+    const bool logged_in = session.has_value();
     if (refused) {
+        forget_credentials();
         post_event(
             ReconnectEvent{.kind = ReconnectEvent::Kind::gave_up, .error = *refused, .login = {}});
     } else {
-        const bool logged_in = session.has_value();
         post_event(ReconnectEvent{
             .kind = ReconnectEvent::Kind::restored, .error = {}, .login = std::move(session)});
-        // With auto_ack off the application fetches and acks itself; with no message handler
-        // nobody would see them, so they stay queued.
-        if (logged_in && auto_ack_ && has_message_handler_) catch_up(*fresh);
     }
+    lock.unlock();
+
+    // With auto_ack off the application fetches and acks itself; with no message handler
+    // nobody would see them, so they stay queued.
+    if (logged_in && auto_ack_ && has_message_handler_) catch_up(*fresh);
     fresh.reset();
     lock.lock();
     return Attempt::done;

@@ -4,7 +4,8 @@ over one transport (--transport json|grpc).
 
 Runs the scripted subcommands (create-account, send, fetch, list, --json, error exit codes)
 and drives the interactive mode through a pipe (login, a live push, send, list, delete, and
-the server going away). Standard library only. Exit status 0 when every check passes.
+the server going away: with --no-reconnect the session ends, by default it reconnects to the
+server started again on the same port and database). Standard library only. Exit status 0 when every check passes.
 """
 
 import argparse
@@ -64,10 +65,13 @@ class Reader:
         return re.search(pattern, self.text)
 
 
-def start_chatd(chatd, transport):
+def start_chatd(chatd, transport, store=("--store=memory",), port=0):
+    """Starts chatd serving `transport` on `port` (0: any free one); returns it and its port."""
+    ports = {"json": "0", "grpc": "0"}
+    ports[transport] = str(port)
     proc = subprocess.Popen(
-        [chatd, "--store=memory", "--transport", transport, "--json-port", "0",
-         "--grpc-port", "0", "--rate-limit", "0"],
+        [chatd, *store, "--transport", transport, "--json-port", ports["json"],
+         "--grpc-port", ports["grpc"], "--rate-limit", "0"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     reader = Reader(proc.stderr)
     match = reader.wait_for(rf"listening transport={transport} addr=127\.0\.0\.1 port=(\d+)")
@@ -230,8 +234,8 @@ def main():
         check(carol.wait(TIMEOUT) == 0, "quit from the menu exits 0", out.text)
         check("another session" not in out.text, "own delete is not reported as news", out.text)
 
-        # The server going away ends an interactive session with exit status 3.
-        alice, out = start_interactive()
+        # With --no-reconnect the server going away ends an interactive session (status 3).
+        alice, out = start_interactive("--no-reconnect")
         type_(alice, "2\nalice\nalice-secret\n")
         check(out.wait_for(r"Logged in as alice\.") is not None, "login before server stops",
               out.text)
@@ -240,6 +244,40 @@ def main():
         check(out.wait_for(r"Disconnected from the server: ") is not None,
               "server gone is reported", out.text)
         check(alice.wait(TIMEOUT) == 3, "server gone exits 3", out.text)
+
+        # By default it reconnects: a durable chatd is stopped (SIGTERM) and started again on
+        # the same port and database; the session says so in one line each and goes on.
+        db = ("--store=sqlite", "--db", os.path.join(tmp.name, "chat.db"))
+        server, port = start_chatd(args.chatd, args.transport, store=db)
+        r = chat("create-account", user="dave", password=pwfile("dave", "dave-pw"))
+        check(r.returncode == 0, "create dave on the durable server", r)
+        r = chat("create-account", user="erin", password=pwfile("erin", "erin-pw"))
+        check(r.returncode == 0, "create erin on the durable server", r)
+        dave, out = start_interactive()
+        type_(dave, "2\ndave\ndave-pw\n")
+        check(out.wait_for(r"Logged in as dave\.") is not None, "login before the restart",
+              out.text)
+        server.terminate()
+        server.wait(TIMEOUT)
+        lost_line = f"Connection to 127.0.0.1:{port} lost; reconnecting...\n"
+        check(out.wait_for(re.escape(lost_line)) is not None, "the loss is one line", out.text)
+        server, _ = start_chatd(args.chatd, args.transport, store=db, port=port)
+        check(out.wait_for(r"Reconnected; logged in again as dave \(0 unread\)\.\n") is not None,
+              "reconnected and logged in again", out.text)
+        type_(dave, "send erin after the restart\n")
+        check(out.wait_for(r"Sent to erin\.") is not None, "the prompt works after reconnecting",
+              out.text)
+        r = chat("send", "dave", "live after the restart", user="erin",
+                 password=pwfile("erin", "erin-pw"))
+        check(r.returncode == 0 and out.wait_for(r"erin: live after the restart\n") is not None,
+              "pushes arrive after reconnecting", out.text)
+        check(out.text.count("lost; reconnecting") == 1 and out.text.count("Reconnected;") == 1
+              and "Disconnected" not in out.text, "one line for the loss, one for the return",
+              out.text)
+        type_(dave, "quit\n")
+        dave.stdin.close()
+        check(dave.wait(TIMEOUT) == 0 and out.wait_for(r"Bye\.") is not None,
+              "quit after reconnecting exits 0", out.text)
     finally:
         for proc in interactive:
             if proc.poll() is None:

@@ -1,7 +1,7 @@
 // A chat::Client that keeps everything in memory, for testing the client program without a
 // server. It follows docs/protocol.md closely enough for the program's flows (accounts, queue,
 // ack, paging, errors) and lets a test raise the events a server would (push, logged_out,
-// disconnect) from its own thread.
+// disconnect) and those a reconnecting client reports, from its own thread.
 // Thread use: request methods from the program's thread; the raise_* methods from the test's
 // thread; a mutex guards the state, and callbacks are invoked without holding it.
 #pragma once
@@ -76,6 +76,9 @@ class FakeClient final : public Client {
         return {};
     }
     Result<Message> send(std::string_view to, std::string_view body) override {
+        if (is_reconnecting()) {
+            return make_error(Errc::internal, "not connected: reconnecting to the server");
+        }
         if (break_on_send) {
             break_on_send = false;
             notifier_ = std::thread([this] {
@@ -164,6 +167,7 @@ class FakeClient final : public Client {
     void on_message(MessageHandler handler) override { on_message_ = std::move(handler); }
     void on_logged_out(LoggedOutHandler handler) override { on_logged_out_ = std::move(handler); }
     void on_disconnect(DisconnectHandler handler) override { on_disconnect_ = std::move(handler); }
+    void on_reconnect(ReconnectHandler handler) override { on_reconnect_ = std::move(handler); }
 
     // Test side.
     void add_account(const std::string& name, const std::string& password) {
@@ -188,6 +192,16 @@ class FakeClient final : public Client {
     }
     void raise_disconnect() {
         if (on_disconnect_) on_disconnect_(make_error(Errc::internal, "connection closed"));
+    }
+    // As a reconnecting client would: `lost` makes requests fail as while it reconnects,
+    // `restored` and `gave_up` end that (gave_up also ends the login).
+    void raise_reconnect(const ReconnectEvent& event) {
+        {
+            std::lock_guard lock(mu_);
+            reconnecting_ = event.kind == ReconnectEvent::Kind::lost;
+            if (event.kind == ReconnectEvent::Kind::gave_up) user_.clear();
+        }
+        if (on_reconnect_) on_reconnect_(event);
     }
     std::size_t queued_for(const std::string& name) {
         std::lock_guard lock(mu_);
@@ -215,14 +229,21 @@ class FakeClient final : public Client {
         return it == accounts_.end() ? kEmpty : it->second.queue;
     }
 
+    bool is_reconnecting() {
+        std::lock_guard lock(mu_);
+        return reconnecting_;
+    }
+
     std::mutex mu_;
     bool connected_ = false;
+    bool reconnecting_ = false;
     std::string user_;  // lower-cased key of the logged-in account
     std::map<std::string, Account> accounts_;
     MessageId next_id_ = 1;
     MessageHandler on_message_;
     LoggedOutHandler on_logged_out_;
     DisconnectHandler on_disconnect_;
+    ReconnectHandler on_reconnect_;
     std::thread notifier_;
 };
 

@@ -213,6 +213,68 @@ TEST_CASE("interactive reports a connection lost during a request once", "[inter
     CHECK_FALSE(contains(d.seen(), "Not sent"));
 }
 
+std::size_t occurrences(const std::string& text, std::string_view part) {
+    std::size_t n = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+    return n;
+}
+
+TEST_CASE("interactive reports a reconnect in one line each and keeps the prompt",
+          "[interactive]") {
+    FakeClient client;
+    client.add_account("alice", "pw");
+    client.add_account("bob", "pw");
+    Driver d(client);
+    d.type("2\nalice\npw\n");
+    REQUIRE(d.wait_for("Type help"));
+    client.raise_reconnect({.kind = ReconnectEvent::Kind::lost,
+                            .error = make_error(Errc::internal, "connection lost: End of file"),
+                            .login = {}});
+    REQUIRE(d.wait_for("Connection to test:1 lost; reconnecting...\n"));
+    d.type("send bob while away\n");
+    REQUIRE(d.wait_for("Not sent: not connected: reconnecting to the server [internal]"));
+    client.raise_reconnect(
+        {.kind = ReconnectEvent::Kind::restored, .error = {}, .login = LoginResult{"alice", 2, 7}});
+    REQUIRE(d.wait_for("Reconnected; logged in again as alice (2 unread).\n"));
+    // What the client hands over after reconnecting shows like a push, once.
+    const Message missed{41, "bob", "alice", "sent while you were away", 1764000000000};
+    client.raise_push(missed);
+    client.raise_push(missed);
+    d.type("send bob back again\n");
+    REQUIRE(d.wait_for("Sent to bob."));
+    CHECK(d.finish() == kExitOk);
+    CHECK(occurrences(d.seen(), "lost; reconnecting") == 1);
+    CHECK(occurrences(d.seen(), "Reconnected;") == 1);
+    CHECK(occurrences(d.seen(), "bob: sent while you were away") == 1);
+    CHECK_FALSE(contains(d.seen(), "Disconnected"));
+    CHECK(contains(d.seen(), "Bye."));
+}
+
+TEST_CASE("interactive returns to the menu when the login after reconnecting is refused",
+          "[interactive]") {
+    FakeClient client;
+    client.add_account("alice", "pw");
+    Driver d(client);
+    d.type("2\nalice\npw\n");
+    REQUIRE(d.wait_for("Type help"));
+    client.raise_reconnect({.kind = ReconnectEvent::Kind::lost,
+                            .error = make_error(Errc::internal, "connection lost"),
+                            .login = {}});
+    REQUIRE(d.wait_for("lost; reconnecting...\n"));
+    client.raise_reconnect(
+        {.kind = ReconnectEvent::Kind::gave_up,
+         .error = make_error(Errc::bad_credentials, "unknown user or wrong password"),
+         .login = {}});
+    REQUIRE(
+        d.wait_for("Reconnected, but logging in again was refused (unknown user or wrong "
+                   "password [bad_credentials]); you are logged out.\n"));
+    REQUIRE(d.wait_for("1) create account"));
+    d.type("2\nalice\npw\n");
+    REQUIRE(d.wait_for("Logged in as alice."));
+    d.type("quit\n");
+    CHECK(d.finish() == kExitOk);
+}
+
 TEST_CASE("interactive exits with 3 when it cannot connect", "[interactive]") {
     FakeClient client;
     client.fail_connect = true;

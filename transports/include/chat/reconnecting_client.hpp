@@ -22,6 +22,12 @@
 // the server ends the session (logged_out), when the login again is refused, and on close().
 // on_disconnect is never called: on_reconnect reports the loss instead.
 //
+// A loss is what the inner client reports through its on_disconnect. The JSON client reports
+// any broken connection. The gRPC client reports the end of its Subscribe stream, so only while
+// logged in; without a login its channel reconnects by itself and a request meanwhile fails
+// with the channel's error. gRPC session tokens belong to one node, so the new inner client
+// logs in afresh rather than reusing the old token.
+//
 // Thread use: as chat::Client. Every callback, the reconnect events included, runs on this
 // client's own callback thread (a chat::Delivery), in order. close() returns promptly while it
 // waits between attempts; during an attempt it waits for that attempt (at most about
@@ -96,7 +102,7 @@ class ReconnectingClient final : public Client {
     void catch_up(Client& client);
     bool wait_handed_over();
 
-    void post_event(ReconnectEvent event);
+    void post_event(ReconnectEvent event);  // under mu_
 
     const ClientFactory factory_;
     const ClientConfig inner_config_;  // auto_ack and reconnect off
