@@ -56,6 +56,10 @@ struct ChatService::Impl final : StoreEvents {
         std::string username;
         std::vector<std::shared_ptr<Sink>> sinks;
         std::chrono::steady_clock::time_point last_used;
+        // The highest id the login's unread count covered: a report from another node of a
+        // message up to it is not pushed (it was committed before the login counted; on one
+        // node such a message is never pushed to the new session either).
+        MessageId counted_up_to = 0;
     };
 
     Impl(Store& s, ServiceConfig c)
@@ -118,6 +122,12 @@ struct ChatService::Impl final : StoreEvents {
         return id;
     }
 
+    void set_counted(SessionId id, MessageId last) {
+        std::lock_guard lock(mutex);
+        auto it = sessions.find(id);
+        if (it != sessions.end()) it->second.counted_up_to = last;
+    }
+
     Result<void> end_session(SessionId id) {
         std::lock_guard lock(mutex);
         if (!sessions.contains(id)) return not_logged_in();
@@ -159,7 +169,19 @@ struct ChatService::Impl final : StoreEvents {
 
     // StoreEvents: what other nodes sharing the store committed.
     void stored_elsewhere(AccountId recipient, const Message& message) override {
-        push(message, recipient);
+        push_elsewhere(message, recipient);
+    }
+
+    // A push of what another node stored: to the sessions whose unread count did not cover it.
+    void push_elsewhere(const Message& m, AccountId recipient) {
+        std::lock_guard lock(mutex);
+        auto acc = by_account.find(recipient);
+        if (acc == by_account.end()) return;
+        for (SessionId sid : acc->second) {
+            const Session& s = sessions.at(sid);
+            if (m.id <= s.counted_up_to) continue;
+            for (const auto& sink : s.sinks) sink->deliver(m);
+        }
     }
 
     void deleted_elsewhere(AccountId account) override {
@@ -198,7 +220,7 @@ struct ChatService::Impl final : StoreEvents {
             }
             auto queued = store.fetch(account, Limits::kMaxFetch);
             if (!queued) continue;
-            for (const Message& m : queued->messages) push(m, account);
+            for (const Message& m : queued->messages) push_elsewhere(m, account);
             pushed += queued->messages.size();
         }
         log::write(log::Level::info, "core", "resynchronised with the store",
@@ -369,12 +391,13 @@ void ChatService::login(std::string username, std::string password, std::shared_
         // then pushed, counted, or both, and never only left for a later fetch.
         const auto sid = impl->open_session(account.id, account.name, std::move(sink));
         if (!sid) return done(bad_credentials());  // deleted while the password was checked
-        auto unread = impl->store.count_queued(account.id);
+        auto unread = impl->store.queue_state(account.id);
         if (!unread) {
             (void)impl->end_session(*sid);
             return done(unread.error());
         }
-        done(LoginResult{account.name, *unread, *sid});
+        impl->set_counted(*sid, unread->last);
+        done(LoginResult{account.name, unread->count, *sid});
     };
     impl_->submit(origin, std::move(job), done);
 }

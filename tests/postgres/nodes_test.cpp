@@ -194,3 +194,27 @@ TEST_CASE("postgres store start-up gives up after connect_timeout without the pa
     CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(300));
     CHECK(std::chrono::steady_clock::now() - started < chat::test::kPgWait);
 }
+
+TEST_CASE("postgres queue_state reads the count and the highest queued id together",
+          "[postgres][nodes]") {
+    const std::string url = fresh_database();
+    PostgresStore a(node_options(url, "a"));
+    auto created = a.create_account("Quinn", "hash");
+    REQUIRE(created.ok());
+    const AccountId quinn = created->id;
+    auto empty = a.queue_state(quinn);
+    REQUIRE(empty.ok());
+    CHECK(empty->count == 0);
+    CHECK(empty->last == 0);
+    chat::MessageId last = 0;
+    for (int i = 0; i < 3; ++i) {
+        auto sent = append_wait(a, quinn, "m" + std::to_string(i));
+        REQUIRE(sent);
+        REQUIRE(sent->ok());
+        last = (**sent).id;
+    }
+    auto state = a.queue_state(quinn);
+    REQUIRE(state.ok());
+    CHECK(state->count == 3);
+    CHECK(state->last == last);
+}

@@ -66,6 +66,15 @@ class HookedStore final : public Store {
     }
     Result<MessageId> next_message_id() override { return inner_->next_message_id(); }
     void flush() override { inner_->flush(); }
+    // As a store shared by nodes: the count and the highest queued id.
+    Result<QueueState> queue_state(AccountId recipient) override {
+        auto count = count_queued(recipient);
+        if (!count) return count.error();
+        auto page = inner_->fetch(recipient, Limits::kMaxFetch);
+        if (!page) return page.error();
+        const MessageId last = page->messages.empty() ? 0 : page->messages.back().id;
+        return QueueState{*count, last};
+    }
     // Keeps who hears about other nodes' commits, so a test can report such commits itself.
     void set_events(StoreEvents* events) override { events_ = events; }
     StoreEvents* events() const { return events_; }
@@ -452,4 +461,35 @@ TEST_CASE("Store events: the service stops listening when it is destroyed", "[co
     REQUIRE(f.store->events() != nullptr);
     f.service.reset();
     CHECK(f.store->events() == nullptr);
+}
+
+TEST_CASE("Store events: a late report of a message the login already counted is not pushed",
+          "[core][events]") {
+    Fixture f(store_kind());
+    f.create("bob");
+    auto bob_account = f.store->find_account("bob");
+    REQUIRE((bob_account.ok() && bob_account->has_value()));
+    const AccountId bob = (*bob_account)->id;
+    auto append = [&](const std::string& body) {
+        std::promise<Result<Message>> stored;
+        f.store->append_message(NewMessage{bob, "carol", "bob", body},
+                                [&stored](Result<Message> r) { stored.set_value(std::move(r)); });
+        auto r = stored.get_future().get();
+        REQUIRE(r.ok());
+        return *r;
+    };
+    // Another node commits a message; its report is slow, and bob logs in here meanwhile.
+    const Message before = append("before the login");
+    auto sink = std::make_shared<CountingSink>();
+    auto login = f.service->login_sync("bob", "pw-bob", sink);
+    REQUIRE(login.ok());
+    CHECK(login->unread == 1);
+    // The report arrives: the login's count covered it, so it is not pushed as well (as on one
+    // node, where a message stored before a login is never pushed to it).
+    f.store->events()->stored_elsewhere(bob, before);
+    CHECK(sink->messages == 0);
+    // A message committed after the count is pushed.
+    const Message after = append("after the login");
+    f.store->events()->stored_elsewhere(bob, after);
+    CHECK(sink->messages == 1);
 }

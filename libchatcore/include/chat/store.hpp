@@ -43,6 +43,12 @@ using AppendDone = std::function<void(Result<Message>)>;
 // AppendDone.
 using AckDone = std::function<void(Result<std::uint64_t>)>;
 
+// A recipient's queue at one moment: how many messages and the highest id among them.
+struct QueueState {
+    std::uint64_t count = 0;
+    MessageId last = 0;  // 0: empty, or not known (a store no other node writes to)
+};
+
 // What a store shared by several chatd nodes reports about what the *other* nodes committed
 // (a store no other process writes to reports nothing). ChatService registers itself, so that
 // it pushes such messages to its own live sessions and ends the sessions of an account deleted
@@ -99,6 +105,14 @@ class Store {
 
     // Number of messages queued for `recipient`.
     virtual Result<std::uint64_t> count_queued(AccountId recipient) = 0;
+    // The count and the highest queued id, read together (one snapshot). A store shared with
+    // other nodes must give the id: a node then knows which reports from elsewhere a login's
+    // unread count already covered. Default: count_queued() and last 0.
+    virtual Result<QueueState> queue_state(AccountId recipient) {
+        auto count = count_queued(recipient);
+        if (!count) return count.error();
+        return QueueState{*count, 0};
+    }
 
     // Canonical names of accounts whose lower-cased name is > `after_lower` (all if empty), that
     // start with `prefix_lower` and satisfy `match`, ascending by lower-cased name. Returns at most

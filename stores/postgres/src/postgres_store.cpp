@@ -132,6 +132,8 @@ const pq::Statement kFetch{"fetch",
     "ORDER BY id LIMIT $2) m ON true ORDER BY m.id", {Oid::int8, Oid::int8}};
 const pq::Statement kCount{"count",
     "SELECT count(*) FROM messages WHERE recipient_id = $1", {Oid::int8}};
+const pq::Statement kQueueState{"queue_state",
+    "SELECT count(*), coalesce(max(id), 0) FROM messages WHERE recipient_id = $1", {Oid::int8}};
 const pq::Statement kList{"list",
     "SELECT name, name_lower FROM accounts WHERE name_lower > $1 AND name_lower LIKE $2 "
     "ORDER BY name_lower LIMIT $3", {Oid::text, Oid::text, Oid::int8}};
@@ -995,6 +997,18 @@ Result<std::uint64_t> PostgresStore::count_queued(AccountId recipient) {
     auto r = d.read(*conn, kCount, p);
     if (!r.ok() || r.rows() != 1) return d.failure("count queue", *conn, r);
     return static_cast<std::uint64_t>(r.int64(0, 0));
+}
+
+Result<QueueState> PostgresStore::queue_state(AccountId recipient) {
+    auto& d = *impl_;
+    auto conn = d.lease();
+    if (auto e = d.ensure(*conn, "read queue state")) return *e;
+    pq::Params p;
+    p.add(recipient);
+    auto r = d.read(*conn, kQueueState, p);
+    if (!r.ok() || r.rows() != 1) return d.failure("read queue state", *conn, r);
+    return QueueState{static_cast<std::uint64_t>(r.int64(0, 0)),
+                      static_cast<MessageId>(r.int64(0, 1))};
 }
 
 Result<std::vector<std::string>> PostgresStore::list_accounts(

@@ -65,6 +65,7 @@ class PostgresStore final : public Store {
     void ack_async(AccountId recipient, std::vector<MessageId> ids, std::optional<MessageId> up_to,
                    AckDone done) override;
     Result<std::uint64_t> count_queued(AccountId recipient) override;
+    Result<QueueState> queue_state(AccountId recipient) override;
     Result<std::vector<std::string>> list_accounts(
         std::string_view after_lower, std::string_view prefix_lower,
         const std::function<bool(std::string_view name)>& match, std::size_t limit) override;
