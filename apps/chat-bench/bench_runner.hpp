@@ -1,5 +1,7 @@
-// The runner: for each transport of a run, brings up the server (or uses the given one), sets up
-// the load, pins the processes, measures the window(s) and tears everything down again.
+// The runner: for each transport of a run, brings up the server (or uses the given one): N chatd
+// nodes, and with the postgres store a fresh database for them (in a PostgreSQL server started
+// once per run unless --pg-url names one); sets up the load, pins the processes, measures the
+// window(s) and tears everything down again.
 // Thread use: run_bench from one thread; it prints progress to stderr.
 #pragma once
 
