@@ -10,6 +10,7 @@
 # Package components (one export set and one install component each, so a consumer that wants
 # only the core never needs Boost or gRPC on its machine):
 #   core        chat::core               SQLite3, libsodium, Threads
+#   store_postgres chat::store_postgres  libpq (pkg-config); needs core
 #   transport   chat::transport          the seam (ServerTransport, Client, registry); needs core
 #   json        chat::transport_json     Boost 1.81 (json), OpenSSL; needs transport
 #   grpc        chat::proto,             Protobuf, gRPC; needs transport
@@ -59,6 +60,7 @@ function(_chat_install_component component)
 endfunction()
 
 _chat_install_component(core chat_core)
+_chat_install_component(store_postgres chat_store_postgres)
 _chat_install_component(transport chat_transport)
 _chat_install_component(json chat_transport_json)
 _chat_install_component(grpc chat_proto chat_transport_grpc)
@@ -69,6 +71,11 @@ _chat_install_component(transports chat_transports)
 if(TARGET chat_core)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/libchatcore/include/
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT core
+    FILES_MATCHING PATTERN "*.hpp")
+endif()
+if(TARGET chat_store_postgres)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/stores/postgres/include/
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT store_postgres
     FILES_MATCHING PATTERN "*.hpp")
 endif()
 if(TARGET chat_transport)

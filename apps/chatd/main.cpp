@@ -1,7 +1,10 @@
 // chatd: the chat server. Reads flags (or CHATD_* environment variables), opens the store,
 // serves the chosen transports from one ChatService, and shuts down cleanly on SIGINT/SIGTERM.
+// With --store=postgres several chatd nodes share one PostgreSQL database (built only when the
+// PostgreSQL store is: CHAT_HAVE_POSTGRES).
 // CLI11 is included here and nowhere else (it is slow to compile).
 #include <pthread.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -14,6 +17,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,11 +26,20 @@
 #include "chat/log.hpp"
 #include "chat/memory_store.hpp"
 #include "chat/sqlite_store.hpp"
+#ifdef CHAT_HAVE_POSTGRES
+#include "chat/postgres_store.hpp"
+#endif
 
 namespace {
 
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
+
+#ifdef CHAT_HAVE_POSTGRES
+constexpr bool kHavePostgres = true;
+#else
+constexpr bool kHavePostgres = false;
+#endif
 
 struct Options {
     std::string transports = "json";
@@ -36,6 +49,10 @@ struct Options {
     std::string store = "sqlite";
     std::string db = "./chatd.db";
     std::string sync = "normal";
+    // A libpq connection string or URI; it may hold a password, so it is only ever shown
+    // through redact_url().
+    std::string pg_url;
+    std::string node_name;  // empty: host:pid
     std::size_t max_frame = chat::Limits{}.max_frame;
     std::size_t max_connections = chat::Limits{}.max_connections;
     std::size_t max_connections_per_address = chat::Limits{}.max_connections_per_address;
@@ -96,10 +113,24 @@ void add_flags(CLI::App& app, Options& o) {
         ->envname("CHATD_JSON_PORT");
     app.add_option("--grpc-port", o.grpc_port, "TCP port of the gRPC transport (0: any free)")
         ->envname("CHATD_GRPC_PORT");
-    app.add_option("--store", o.store, "Where state lives: sqlite (durable) or memory (volatile)")
-        ->check(CLI::IsMember({"sqlite", "memory"}))
+    // postgres stays a valid choice in a build without it, so that the refusal can say why.
+    app.add_option("--store", o.store,
+                   std::string("Where state lives: sqlite (durable, one node), memory (volatile) "
+                               "or postgres (durable, shared by several chatd nodes; needs "
+                               "--pg-url") +
+                       (kHavePostgres ? ")" : "; not in this build)"))
+        ->check(CLI::IsMember({"sqlite", "memory", "postgres"}))
         ->envname("CHATD_STORE");
     app.add_option("--db", o.db, "SQLite database file (with --store=sqlite)")->envname("CHATD_DB");
+    app.add_option("--pg-url", o.pg_url,
+                   "PostgreSQL database (with --store=postgres), a libpq URI or connection "
+                   "string, e.g. postgresql://chat@db.example/chat. A password in it is never "
+                   "logged; pass it through CHATD_PG_URL to keep it out of the process list")
+        ->envname("CHATD_PG_URL");
+    app.add_option("--node-name", o.node_name,
+                   "Name of this node in its logs and among the nodes sharing a PostgreSQL "
+                   "database (default: host:pid)")
+        ->envname("CHATD_NODE_NAME");
     app.add_option("--sync", o.sync,
                    "SQLite durability: normal (survives a crash of chatd) or full (survives power "
                    "loss too)")
@@ -243,8 +274,83 @@ int check_tls_flags(const Options& o) {
     return 0;
 }
 
+// The database URL as it may be shown: without its password.
+std::string redact_url(const std::string& url) {
+#ifdef CHAT_HAVE_POSTGRES
+    return chat::redact_postgres_url(url);
+#else
+    (void)url;
+    return "***";
+#endif
+}
+
+// `text` with every copy of the raw URL replaced by its redacted form (an error text may quote
+// the URL it was given).
+std::string without_url(std::string text, const std::string& url) {
+    if (url.empty()) return text;
+    const std::string redacted = redact_url(url);
+    for (auto at = text.find(url); at != std::string::npos; at = text.find(url, at)) {
+        text.replace(at, url.size(), redacted);
+        at += redacted.size();
+    }
+    return text;
+}
+
+// A log field value: quoted when it holds a space (a key=value connection string does).
+std::string field_text(const std::string& value) {
+    if (value.find_first_of(" \t\"") == std::string::npos && !value.empty()) return value;
+    std::string out = "\"";
+    for (char c : value) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string default_node_name() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+        std::strcpy(host, "chatd");
+    }
+    return std::string(host) + ":" + std::to_string(getpid());
+}
+
+// The store flags are consistent: postgres is built in and has a URL. Returns the exit code of a
+// failure, or 0.
+int check_store_flags(const Options& o) {
+    if (o.store != "postgres") {
+        if (!o.pg_url.empty()) {
+            chat::log::write(chat::log::Level::warn, "chatd", "--pg-url ignored",
+                             chat::log::Fields().add("store", o.store).str());
+        }
+        return 0;
+    }
+    if (!kHavePostgres) {
+        std::fprintf(stderr,
+                     "chatd: --store=postgres is not available: this chatd was built without "
+                     "PostgreSQL support (configure with -DCHAT_WITH_POSTGRES=ON and libpq "
+                     "installed)\n");
+        return kExitUsage;
+    }
+    if (o.pg_url.empty()) {
+        std::fprintf(stderr,
+                     "chatd: --store=postgres needs the database: --pg-url URL or CHATD_PG_URL, "
+                     "e.g. postgresql://chat@127.0.0.1:5432/chat\n");
+        return kExitUsage;
+    }
+    return 0;
+}
+
 std::unique_ptr<chat::Store> open_store(const Options& o) {
     if (o.store == "memory") return std::make_unique<chat::MemoryStore>();
+#ifdef CHAT_HAVE_POSTGRES
+    if (o.store == "postgres") {
+        chat::PostgresOptions postgres;
+        postgres.url = o.pg_url;
+        postgres.node_name = o.node_name;
+        return std::make_unique<chat::PostgresStore>(std::move(postgres));
+    }
+#endif
     chat::SqliteOptions sqlite;
     sqlite.path = o.db;
     sqlite.sync =
@@ -252,8 +358,9 @@ std::unique_ptr<chat::Store> open_store(const Options& o) {
     return std::make_unique<chat::SqliteStore>(sqlite);
 }
 
-int run(const Options& o, sigset_t& stop_signals) {
+int run(Options o, sigset_t& stop_signals) {
     chat::log::set_level(chat::log::parse_level(o.log_level).value_or(chat::log::Level::info));
+    if (o.node_name.empty()) o.node_name = default_node_name();
 
     std::vector<const chat::TransportInfo*> chosen;
     const auto& registry = chat::builtin_transports();
@@ -281,12 +388,24 @@ int run(const Options& o, sigset_t& stop_signals) {
     std::vector<chat::TransportSettings> settings;
     if (int code = apply_transport_settings(o, chosen, settings); code != 0) return code;
 
+    if (int code = check_store_flags(o); code != 0) return code;
+
     std::unique_ptr<chat::Store> store;
+    const std::string where = o.store == "postgres" ? redact_url(o.pg_url) : o.db;
     try {
         store = open_store(o);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "chatd: cannot open database '%s': %s\n", o.db.c_str(), e.what());
+        std::fprintf(stderr, "chatd: cannot open database '%s': %s\n", where.c_str(),
+                     without_url(e.what(), o.pg_url).c_str());
         return kExitFailure;
+    }
+    {
+        chat::log::Fields fields;
+        fields.add("store", o.store);
+        if (o.store == "postgres") fields.add("url", field_text(where));
+        if (o.store == "sqlite") fields.add("db", field_text(where));
+        chat::log::write(chat::log::Level::info, "chatd", "store opened",
+                         fields.add("node", field_text(o.node_name)).str());
     }
 
     chat::ServiceConfig config;
@@ -341,8 +460,9 @@ int run(const Options& o, sigset_t& stop_signals) {
             return kExitFailure;
         }
     }
-    chat::log::write(chat::log::Level::info, "chatd", "ready",
-                     chat::log::Fields().add("store", o.store).str());
+    chat::log::write(
+        chat::log::Level::info, "chatd", "ready",
+        chat::log::Fields().add("store", o.store).add("node", field_text(o.node_name)).str());
 
     int signal = 0;
     sigwait(&stop_signals, &signal);
@@ -356,6 +476,25 @@ int run(const Options& o, sigset_t& stop_signals) {
     store.reset();
     chat::log::write(chat::log::Level::info, "chatd", "stopped");
     return 0;
+}
+
+// Overwrites the value of --pg-url in the process's own argument memory (what `ps` and
+// /proc/PID/cmdline show), so a password given on the command line is visible there only
+// between exec and this call. CLI11 has copied the value by then. CHATD_PG_URL avoids even that
+// window.
+void hide_pg_url_argument(int argc, char** argv) {
+    const std::string_view flag = "--pg-url";
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        char* value = nullptr;
+        if (arg == flag && i + 1 < argc) {
+            value = argv[i + 1];
+        } else if (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag &&
+                   arg[flag.size()] == '=') {
+            value = argv[i] + flag.size() + 1;
+        }
+        if (value != nullptr) std::memset(value, '*', std::strlen(value));
+    }
 }
 
 }  // namespace
@@ -379,6 +518,7 @@ int main(int argc, char** argv) {
     add_flags(app, options);
     try {
         app.parse(argc, argv);
+        hide_pg_url_argument(argc, argv);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {

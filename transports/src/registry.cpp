@@ -1,11 +1,21 @@
 // TransportRegistry: name -> factories; the one report of an unknown transport setting.
 #include <stdexcept>
 
+#include "chat/reconnecting_client.hpp"
 #include "chat/transport.hpp"
 
 namespace chat {
 
 void TransportRegistry::add(TransportInfo info) {
+    // One flag gives every application (and every transport) reconnection: the transport's own
+    // client stays as it is, the registry's factory wraps it when asked to.
+    if (info.make_client) {
+        info.make_client = [make = std::move(info.make_client)](
+                               const ClientConfig& config) -> std::unique_ptr<Client> {
+            if (!config.reconnect.enabled) return make(config);
+            return std::make_unique<ReconnectingClient>(make, config);
+        };
+    }
     auto name = info.name;
     if (!transports_.emplace(name, std::move(info)).second) {
         throw std::logic_error("transport registered twice: " + name);

@@ -2,7 +2,8 @@
 //   ServerTransport: serves one wire protocol on top of a ChatService.
 //   Client: the operations of docs/protocol.md seen from a client, implemented once per
 //           protocol, so the CLI, the benchmark and the conformance suite are written once
-//           against it.
+//           against it. With ClientConfig::reconnect it survives a broken connection
+//           (chat/reconnecting_client.hpp) and reports that through on_reconnect.
 //   TransportRegistry: transport name -> factories, so apps choose a protocol at run time.
 // Thread use: see each class.
 #pragma once
@@ -65,6 +66,31 @@ class ServerTransport {
     virtual std::string_view name() const = 0;
 };
 
+// Whether and how a client reconnects when its connection breaks (chat/reconnecting_client.hpp).
+// A transport's own client never does; TransportInfo::make_client of a registered transport
+// gives a chat::ReconnectingClient around it when `enabled` is set.
+struct ReconnectPolicy {
+    bool enabled = false;
+    // Waits between attempts: from min_backoff, doubling up to max_backoff, each one drawn at
+    // random from its upper half (jitter, so that the clients of a failed node do not all come
+    // back at the same instant).
+    std::chrono::milliseconds min_backoff{100};
+    std::chrono::milliseconds max_backoff{5000};
+};
+
+// What a reconnecting client reports through Client::on_reconnect.
+struct ReconnectEvent {
+    enum class Kind {
+        lost,      // the connection broke; requests fail until `restored` (or `gave_up`)
+        restored,  // connected again, and logged in again if a login was active
+        gave_up,   // connected again, but the login was refused: logged out, no more retries
+    };
+    Kind kind = Kind::lost;
+    Error error{};  // lost: why the connection broke; gave_up: why the login was refused
+    // restored after logging in again: the new session (its `unread` counts what waits).
+    std::optional<LoginResult> login{};
+};
+
 struct ClientConfig {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
@@ -80,6 +106,8 @@ struct ClientConfig {
     std::string tls_server_name{};
     // Settings of this transport alone (see TransportSettings and TransportInfo).
     TransportSettings settings{};
+    // Off by default: see ReconnectPolicy.
+    ReconnectPolicy reconnect{};
 };
 
 // Thread use: the request methods may be called from any thread (calls are serialised per
@@ -96,8 +124,11 @@ class Client {
    public:
     using MessageHandler = std::function<void(const Message&)>;
     using LoggedOutHandler = std::function<void(LogoutReason)>;
-    // The connection or push stream broke (not called after close()).
+    // The connection or push stream broke (not called after close()). A client that reconnects
+    // never calls it: on_reconnect reports the loss instead.
     using DisconnectHandler = std::function<void(const Error&)>;
+    // Runs on the callback thread like the others, in order with them.
+    using ReconnectHandler = std::function<void(const ReconnectEvent&)>;
 
     virtual ~Client() = default;
 
@@ -128,6 +159,9 @@ class Client {
     virtual void on_message(MessageHandler handler) = 0;
     virtual void on_logged_out(LoggedOutHandler handler) = 0;
     virtual void on_disconnect(DisconnectHandler handler) = 0;
+    // Set before connect(). Only a client that reconnects (ClientConfig::reconnect) reports
+    // anything here; every other keeps the default, which drops the handler.
+    virtual void on_reconnect(ReconnectHandler handler) { (void)handler; }
 };
 
 using ServerFactory =
@@ -149,6 +183,8 @@ struct TransportInfo {
     std::string name;
     std::uint16_t default_port = 0;
     ServerFactory make_server;
+    // Once registered (TransportRegistry::add), it gives a chat::ReconnectingClient around the
+    // transport's client when ClientConfig::reconnect.enabled is set.
     ClientFactory make_client;
     // The settings its server and its client accept (none: they accept no setting), so apps
     // can check and show them before building anything.
@@ -159,6 +195,7 @@ struct TransportInfo {
 // Thread use: register at start-up from one thread; lookups from any thread afterwards.
 class TransportRegistry final {
    public:
+    // Keeps `info`, its make_client wrapped as TransportInfo::make_client says.
     void add(TransportInfo info);
     const TransportInfo* find(std::string_view name) const;
     std::vector<std::string> names() const;
