@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -24,6 +25,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kTick{200};
+
+std::atomic<bool> g_stop_requested{false};
 
 // Prints the progress line: rewritten in place on a terminal, one line a second otherwise.
 class Progress final {
@@ -75,11 +78,15 @@ std::string run_prefix(const std::string& transport) {
 
 // Where the processes run during the measured windows (and where they may run otherwise): every
 // chatd node on the server CPUs, PostgreSQL (the postmaster and its backends, which all exist
-// by then: chatd opens its connections at start-up) on its own list or the server's.
+// by then: chatd opens its connections at start-up) on its own list or the server's. A
+// PostgreSQL server that chat-bench did not start is pinned only when --pin names its CPUs: it
+// may serve others.
 class Pinning final {
    public:
-    Pinning(const BenchOptions& options, std::vector<pid_t> servers, pid_t pg)
-        : options_(options), servers_(std::move(servers)), pg_(pg) {}
+    Pinning(const BenchOptions& options, std::vector<pid_t> servers, pid_t pg, bool own_pg)
+        : options_(options),
+          servers_(std::move(servers)),
+          pg_(own_pg || !options.pg_cpus.empty() ? pg : 0) {}
 
     void apply() {
         std::string error;
@@ -161,6 +168,7 @@ WindowResult measure_window(LoadGenerator& load, const BenchOptions& options,
     const std::uint64_t base = load.counters().delivered_total;
     while (seconds_since(started) < options.warmup) {
         std::this_thread::sleep_for(kTick);
+        if (stop_requested()) throw std::runtime_error("interrupted");
         progress.show("[" + label + "] warm-up " + fixed(seconds_since(started), 1) + "/" +
                       fixed(options.warmup, 1) + " s, delivered " +
                       std::to_string(delivered_since(base)));
@@ -186,6 +194,7 @@ WindowResult measure_window(LoadGenerator& load, const BenchOptions& options,
         progress.show("[" + label + "] measuring " + fixed(elapsed, 1) + "/" +
                       fixed(options.duration, 1) + " s, delivered " + std::to_string(count) + " (" +
                       fixed(rate / 1000.0, 1) + " k/s), errors " + std::to_string(now.send_errors));
+        if (stop_requested()) throw std::runtime_error("interrupted");
         if (elapsed >= options.duration || count >= options.max_messages) break;
         if (now.send_errors > before.send_errors + 1000 ||
             (now.send_errors > 0 && count == 0 && elapsed > 1.0)) {
@@ -258,7 +267,8 @@ std::vector<std::string> served_transports() {
 // whose CPU to count.
 struct PgTarget {
     std::string server_url;
-    pid_t pid = 0;  // the postmaster; 0: unknown (its CPU is not reported)
+    pid_t pid = 0;     // the postmaster; 0: unknown (its CPU is not reported)
+    bool own = false;  // chat-bench's private server
 };
 
 std::optional<std::uint64_t> total_rss(const std::vector<pid_t>& pids) {
@@ -332,7 +342,7 @@ CellResult run_cell(const BenchOptions& options, const std::string& transport,
                   (nodes.size() > 1 ? " on " + std::to_string(nodes.size()) + " nodes" : "") +
                   " (accounts, logins)");
     load->setup();
-    Pinning pinning(options, pids, pg_pid);
+    Pinning pinning(options, pids, pg_pid, pg != nullptr && pg->own);
     pinning.apply();
 
     std::unique_ptr<IdleClients> idle;
@@ -381,6 +391,10 @@ CellResult run_cell(const BenchOptions& options, const std::string& transport,
 
 }  // namespace
 
+void request_stop() noexcept { g_stop_requested.store(true); }
+
+bool stop_requested() noexcept { return g_stop_requested.load(); }
+
 std::vector<CellResult> run_bench(const BenchOptions& options, const std::string& self_path) {
     std::string chatd = options.chatd_path;
     if (options.spawn && chatd.empty()) {
@@ -403,6 +417,7 @@ std::vector<CellResult> run_bench(const BenchOptions& options, const std::string
                 options.pg_bin_dir.empty() ? std::string(kDefaultPgBinDir) : options.pg_bin_dir);
             pg->server_url = private_pg->url();
             pg->pid = private_pg->pid();
+            pg->own = true;
         }
     }
     std::vector<CellResult> cells;

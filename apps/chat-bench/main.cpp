@@ -78,10 +78,24 @@ void raise_fd_limit() {
     }
 }
 
+// Ctrl-C or SIGTERM: stop the run cleanly (a private PostgreSQL server would otherwise be left
+// running). A second one ends chat-bench at once (SA_RESETHAND).
+void on_stop_signal(int) { chat::bench::request_stop(); }
+
+void install_stop_handlers() {
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
+    install_stop_handlers();
     CLI::App app{
         "chat-bench: compares chatd's transports under the same load. P senders each keep W "
         "sends in flight (or send at an offered --rate) to P receivers; it reports delivered "
