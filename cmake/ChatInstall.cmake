@@ -8,7 +8,7 @@
 # is added with add_subdirectory(), so an embedding project can install targets that link ours.
 #
 # Package components (one export set and one install component each, so a consumer that wants
-# only the core never needs Boost or gRPC on its machine):
+# only the core never needs Boost, gRPC or libpq on its machine):
 #   core        chat::core               SQLite3, libsodium, Threads
 #   store_postgres chat::store_postgres  libpq (pkg-config); needs core
 #   transport   chat::transport          the seam (ServerTransport, Client, registry); needs core

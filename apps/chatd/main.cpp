@@ -395,8 +395,13 @@ int run(Options o, sigset_t& stop_signals) {
     try {
         store = open_store(o);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "chatd: cannot open database '%s': %s\n", where.c_str(),
-                     without_url(e.what(), o.pg_url).c_str());
+        // The PostgreSQL store's messages name the (redacted) URL themselves.
+        if (o.store == "postgres") {
+            std::fprintf(stderr, "chatd: PostgreSQL store: %s\n",
+                         without_url(e.what(), o.pg_url).c_str());
+        } else {
+            std::fprintf(stderr, "chatd: cannot open database '%s': %s\n", where.c_str(), e.what());
+        }
         return kExitFailure;
     }
     {

@@ -227,7 +227,7 @@ Peer::Peer(const Options& options) {
     client_->on_message([this](const Message& message) {
         std::lock_guard lock(mutex_);
         state_.received.push_back(message);
-        state_.epoch.push_back(state_.restored);
+        state_.epoch.push_back(state_.lost);
         changed_.notify_all();
     });
     client_->on_logged_out([this](LogoutReason reason) {

@@ -116,7 +116,7 @@ class Peer final {
     // What the callbacks recorded.
     struct State {
         std::vector<Message> received;  // in arrival order, duplicates included
-        // For each of `received`: how many `restored` came before it (0: the first connection).
+        // For each of `received`: how many `lost` came before it (0: the first connection).
         std::vector<int> epoch;
         int lost = 0;
         int restored = 0;

@@ -33,6 +33,7 @@ constexpr int kNodes = 3;
 // The kill comes once this many sends (of all senders) were answered ok.
 constexpr int kOkBeforeKill = kPairs * kPerSender / 3;
 constexpr auto kReconnectWait = 20s;
+constexpr auto kLossReportWait = 2s;
 constexpr auto kDeliveryWait = 30s;
 const std::string kPassword = "cluster-crash-pw";
 
@@ -56,6 +57,7 @@ struct Ledger {
 void run_sender(Peer& peer, int index, Ledger& ledger) {
     for (int seq = 0; seq < kPerSender; ++seq) {
         const std::string body = body_of(index, seq);
+        const int lost_before = peer.state().lost;
         auto sent = peer.client().send(receiver_name(index), body);
         std::unique_lock lock(ledger.mutex);
         if (sent) {
@@ -68,6 +70,11 @@ void run_sender(Peer& peer, int index, Ledger& ledger) {
         ledger.failures.push_back(body + ": " + std::string(to_string(sent.error().code)) + " " +
                                   sent.error().message);
         lock.unlock();
+        // A broken connection fails the send before the client's `lost` report comes (on its
+        // callback thread): wait for that report, then for the reconnect. A failure that is no
+        // loss of the connection gets no report and the next send goes after that short wait.
+        peer.wait_until([&](const Peer::State& s) { return s.lost > lost_before || !s.up; },
+                        kLossReportWait);
         const bool up = peer.wait_up(kReconnectWait);
         lock.lock();
         if (!up) {
@@ -139,9 +146,15 @@ void run_crash_case(const std::string& transport) {
     for (const auto& node : nodes) logs += node->name() + ":\n" + node->log();
     INFO(logs);
     for (const auto& problem : ledger.problems) FAIL_CHECK(problem);
+    // The failures by reason (the text after "sender/seq: ").
+    std::map<std::string, int> reasons;
+    for (const auto& failure : ledger.failures) ++reasons[failure.substr(failure.find(": ") + 2)];
+    std::string summary;
+    for (const auto& [reason, count] : reasons) {
+        summary += "\n  " + std::to_string(count) + " x " + reason;
+    }
     WARN(transport << ": " << ledger.ok_total << " sends ok, " << ledger.failures.size()
-                   << " failed");
-    for (const auto& failure : ledger.failures) INFO("failed send " << failure);
+                   << " failed" << summary);
 
     int lost = 0;
     for (int i = 0; i < kPairs; ++i) {
@@ -175,6 +188,17 @@ void run_crash_case(const std::string& transport) {
                 later.push_back(message.id);
             }
         }
+        // Shown with a failed check: every arrival as id@connection, and the ledger's ids.
+        std::string arrivals;
+        for (std::size_t k = 0; k < state.received.size(); ++k) {
+            arrivals +=
+                " " + std::to_string(state.received[k].id) + "@" + std::to_string(state.epoch[k]);
+        }
+        std::string acked_ids;
+        for (const auto& message : ok) acked_ids += " " + std::to_string(message.id);
+        INFO("receiver lost " << state.lost << " restored " << state.restored << ", sender lost "
+                              << senders[i]->state().lost << "\narrivals:" << arrivals
+                              << "\nacked:" << acked_ids);
         std::size_t missing = 0;
         for (const auto& message : ok) {
             auto at = first_seen.find(message.id);
@@ -191,8 +215,9 @@ void run_crash_case(const std::string& transport) {
         for (const auto& [id, message] : first_seen) {
             if (wanted.count(id) == 0) CHECK(ledger.failed[i].count(message.body) == 1);
         }
-        // Pushes on one connection come in id order. After a reconnect the client hands over
-        // what it fetched and new pushes as they come, so there ids may interleave: counted.
+        // Pushes on one connection come in id order, and what the first connection did not
+        // deliver comes later. After a reconnect the client hands over new pushes as they come
+        // and what it fetched once the fetch returns, so there ids may interleave: counted.
         CHECK(std::is_sorted(first_connection.begin(), first_connection.end()));
         if (!first_connection.empty() && !later.empty()) {
             CHECK(first_connection.back() < *std::min_element(later.begin(), later.end()));
