@@ -1,7 +1,7 @@
 // What one chat-bench run is asked to do (flags -> this struct) and what one measured cell
 // yields. A cell is one transport under one load; `--transport=both` measures two cells on
 // identical settings, side by side.
-// Thread use: plain values.
+// Thread use: plain values and pure functions.
 #pragma once
 
 #include <sys/types.h>
@@ -20,13 +20,26 @@ struct Endpoint {
     std::uint16_t port = 0;
 };
 
+// With several nodes, pair i's sender talks to node i % N and its receiver to node (i + 1) % N,
+// so that for N > 1 every message is stored by one node and pushed by another.
+inline unsigned sender_node(unsigned pair, unsigned nodes) noexcept {
+    return nodes == 0 ? 0 : pair % nodes;
+}
+inline unsigned receiver_node(unsigned pair, unsigned nodes) noexcept {
+    return nodes == 0 ? 0 : (pair + 1) % nodes;
+}
+
 struct BenchOptions {
     std::vector<std::string> transports;       // in the order measured
     bool spawn = false;                        // start chatd ourselves
     std::map<std::string, Endpoint> servers;   // transport -> running server (without spawn)
     pid_t server_pid = 0;                      // a running server's pid, for its CPU and RSS
     std::string chatd_path;                    // --spawn: the binary (found if empty)
-    std::string store = "memory";              // --spawn: memory | sqlite
+    std::string store = "memory";              // --spawn: memory | sqlite | postgres
+    std::string pg_url;                        // postgres: a running server (empty: a private one)
+    pid_t pg_pid = 0;                          // postgres: that server's postmaster, for its CPU
+    std::string pg_bin_dir;                    // postgres: initdb, pg_ctl (empty: Debian's 15)
+    unsigned nodes = 1;                        // --spawn: chatd nodes sharing the store
     unsigned server_threads = 0;               // --spawn: chatd --threads (0: its default)
     std::string client = "lib";                // lib: chat::Client; lean: raw JSON Lines
     unsigned pairs = 16;                       // senders, and as many receivers
@@ -39,6 +52,7 @@ struct BenchOptions {
     std::uint64_t max_messages = 100'000'000;  // the measured window ends at this many
     std::vector<int> server_cpus;              // --pin: chatd's CPUs (empty: not pinned)
     std::vector<int> bench_cpus;               // --pin: our CPUs
+    std::vector<int> pg_cpus;                  // --pin: PostgreSQL's (empty: server_cpus)
     bool progress = true;                      // the progress line on stderr
 };
 
@@ -56,8 +70,11 @@ struct WindowResult {
     // Payload bytes per delivered message, at the client's sockets (kernel TCP_INFO counters):
     // send requests, their replies, pushes (and ack replies), acks.
     double up_bytes = 0, reply_bytes = 0, push_bytes = 0, ack_bytes = 0;
-    std::optional<double> server_cpu_us;    // server CPU per delivered message
-    std::optional<double> server_cpu_load;  // server CPU time / wall time
+    std::optional<double> server_cpu_us;    // server CPU per delivered message, all nodes
+    std::optional<double> server_cpu_load;  // server CPU time / wall time, all nodes
+    std::vector<double> node_cpu_us;        // per node (several nodes only), in node order
+    std::optional<double> pg_cpu_us;        // PostgreSQL's CPU per delivered message
+    std::optional<double> pg_cpu_load;      // PostgreSQL's CPU time / wall time
     double client_cpu_us = 0;               // this process's CPU per delivered message
     double client_cpu_load = 0;
 };
@@ -65,6 +82,7 @@ struct WindowResult {
 struct CellResult {
     std::string transport;
     std::string store;
+    unsigned nodes = 1;
     std::string client;
     unsigned pairs = 0;
     unsigned window = 0;
@@ -74,7 +92,15 @@ struct CellResult {
     WindowResult load;  // with the idle clients connected when idle > 0
     std::optional<WindowResult> before_idle;
     std::optional<double> idle_bytes_per_client;  // server RSS growth per idle client
-    std::optional<std::uint64_t> server_rss;      // at the end of the load
+    std::optional<std::uint64_t> server_rss;      // at the end of the load, all nodes
 };
+
+// "--pin SERVER_CPUS:BENCH_CPUS[:POSTGRES_CPUS]" into `options`; false with `error` set when
+// malformed.
+bool parse_pin(const std::string& text, BenchOptions& options, std::string& error);
+
+// What is wrong with the store and node settings of `options` (empty: nothing): several nodes
+// need --spawn and the postgres store, which they share.
+std::string check_store_options(const BenchOptions& options);
 
 }  // namespace chat::bench

@@ -36,8 +36,6 @@ class ClientLoad final : public LoadGenerator {
             throw std::runtime_error("transport '" + target_.transport + "' is not built in");
         }
         ClientConfig config;
-        config.host = target_.endpoint.host;
-        config.port = target_.endpoint.port;
         config.timeout = kRequestTimeout;
         config.auto_ack = true;
         // Every send of the window on the wire at once, where the transport has a setting for
@@ -52,22 +50,22 @@ class ClientLoad final : public LoadGenerator {
         for (unsigned i = 0; i < options_.pairs; ++i) {
             auto receiver = std::make_unique<Receiver>();
             receiver->name = target_.name_prefix + "r" + std::to_string(i);
-            receiver->client = info->make_client(config);
+            receiver->client = info->make_client(at(config, target_.receiver_endpoint(i)));
             ReceiverTally* tally = &receiver->tally;
             add_tally(*tally);
             receiver->client->on_message(
                 [this, tally](const Message& m) { tally->record(m.body, measuring()); });
             receiver->client->on_disconnect([this](const Error&) { ++disconnects_; });
-            connect_client(*receiver->client, receiver->fds);
+            connect_client(*receiver->client, target_.receiver_endpoint(i), receiver->fds);
             receivers_.push_back(std::move(receiver));
         }
         for (unsigned i = 0; i < options_.pairs; ++i) {
             auto sender = std::make_unique<Sender>();
             sender->name = target_.name_prefix + "s" + std::to_string(i);
             sender->to = receivers_[i]->name;
-            sender->client = info->make_client(config);
+            sender->client = info->make_client(at(config, target_.sender_endpoint(i)));
             sender->client->on_disconnect([this](const Error&) { ++disconnects_; });
-            connect_client(*sender->client, sender->fds);
+            connect_client(*sender->client, target_.sender_endpoint(i), sender->fds);
             senders_.push_back(std::move(sender));
         }
 
@@ -151,14 +149,20 @@ class ClientLoad final : public LoadGenerator {
         ReceiverTally tally;
     };
 
-    void connect_client(Client& client, std::vector<int>& fds) {
+    static ClientConfig at(ClientConfig config, const Endpoint& endpoint) {
+        config.host = endpoint.host;
+        config.port = endpoint.port;
+        return config;
+    }
+
+    void connect_client(Client& client, const Endpoint& endpoint, std::vector<int>& fds) {
         const auto before = open_sockets();
         if (auto connected = client.connect(); !connected) {
-            throw std::runtime_error(
-                "cannot connect to " + target_.transport + " at " + target_.endpoint.host + ":" +
-                std::to_string(target_.endpoint.port) + ": " + connected.error().message);
+            throw std::runtime_error("cannot connect to " + target_.transport + " at " +
+                                     endpoint.host + ":" + std::to_string(endpoint.port) + ": " +
+                                     connected.error().message);
         }
-        fds = new_server_sockets(before, open_sockets(), target_.endpoint.port);
+        fds = new_server_sockets(before, open_sockets(), endpoint.port);
     }
 
     // Runs on the caller's thread or, from a completion, on the sender's client thread.

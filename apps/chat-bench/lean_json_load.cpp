@@ -59,6 +59,7 @@ class LeanJsonLoad final : public LoadGenerator {
         for (unsigned i = 0; i < options_.pairs; ++i) {
             auto r = std::make_unique<Conn>();
             r->name = target_.name_prefix + "r" + std::to_string(i);
+            r->endpoint = target_.receiver_endpoint(i);
             add_tally(r->tally);
             receivers_.push_back(std::move(r));
         }
@@ -66,6 +67,7 @@ class LeanJsonLoad final : public LoadGenerator {
             auto s = std::make_unique<Conn>();
             s->sender = true;
             s->name = target_.name_prefix + "s" + std::to_string(i);
+            s->endpoint = target_.sender_endpoint(i);
             s->to = receivers_[i]->name;
             senders_.push_back(std::move(s));
         }
@@ -129,6 +131,7 @@ class LeanJsonLoad final : public LoadGenerator {
    private:
     struct Conn {
         int fd = -1;
+        Endpoint endpoint;  // the node it talks to
         bool sender = false;
         std::string name;
         std::string to;
@@ -144,7 +147,7 @@ class LeanJsonLoad final : public LoadGenerator {
     };
 
     void open_account(Conn& c) {
-        c.fd = connect_tcp(target_.endpoint);
+        c.fd = connect_tcp(c.endpoint);
         for (const char* op : {"create_account", "login"}) {
             const std::string reply =
                 json_request(c.fd, c.in, credentials_request(op, c.name, kBenchPassword));

@@ -120,8 +120,16 @@ class LoadGenerator {
 // Which server a load talks to.
 struct LoadTarget {
     std::string transport;
-    Endpoint endpoint;
-    std::string name_prefix;  // unique per run: account names are <prefix>s<i> / <prefix>r<i>
+    std::vector<Endpoint> nodes;  // one per chatd node (at least one)
+    std::string name_prefix;      // unique per run: account names are <prefix>s<i> / <prefix>r<i>
+
+    // Where pair `pair`'s sender and receiver connect (see sender_node, receiver_node).
+    const Endpoint& sender_endpoint(unsigned pair) const {
+        return nodes.at(sender_node(pair, static_cast<unsigned>(nodes.size())));
+    }
+    const Endpoint& receiver_endpoint(unsigned pair) const {
+        return nodes.at(receiver_node(pair, static_cast<unsigned>(nodes.size())));
+    }
 };
 
 std::unique_ptr<LoadGenerator> make_client_load(const BenchOptions& options,

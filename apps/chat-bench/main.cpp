@@ -78,10 +78,24 @@ void raise_fd_limit() {
     }
 }
 
+// Ctrl-C or SIGTERM: stop the run cleanly (a private PostgreSQL server would otherwise be left
+// running). A second one ends chat-bench at once (SA_RESETHAND).
+void on_stop_signal(int) { chat::bench::request_stop(); }
+
+void install_stop_handlers() {
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
+    install_stop_handlers();
     CLI::App app{
         "chat-bench: compares chatd's transports under the same load. P senders each keep W "
         "sends in flight (or send at an offered --rate) to P receivers; it reports delivered "
@@ -107,7 +121,25 @@ int main(int argc, char** argv) {
                    "Pid of the running server, to report its CPU and memory");
     app.add_option("--chatd", o.chatd_path, "The chatd binary for --spawn");
     app.add_option("--store", o.store, "--spawn: the store of chatd")
-        ->check(CLI::IsMember({"memory", "sqlite"}));
+        ->check(CLI::IsMember({"memory", "sqlite", "postgres"}));
+    app.add_option("--nodes", o.nodes,
+                   "--spawn: chatd nodes sharing the store (postgres only). Pair i's sender "
+                   "talks to node i % N and its receiver to node (i + 1) % N, so with N > 1 "
+                   "every message crosses nodes")
+        ->check(CLI::Range(1u, 16u));
+    app.add_option("--pg-url", o.pg_url,
+                   "--store postgres: a running PostgreSQL server (libpq URI or connection "
+                   "string of a database to connect to; the role must be allowed to CREATE "
+                   "DATABASE). Each cell gets a fresh database in it, dropped at the end. "
+                   "Without it chat-bench starts a private server (initdb, pg_ctl; fsync and "
+                   "synchronous_commit on) in a temporary directory and stops it at the end")
+        ->envname("CHAT_BENCH_PG_URL");
+    app.add_option("--pg-pid", o.pg_pid,
+                   "--pg-url: the pid of that server's postmaster, to report PostgreSQL's CPU "
+                   "(known by itself for the private server)");
+    app.add_option("--pg-bin", o.pg_bin_dir,
+                   "The directory of initdb and pg_ctl for the private server (default: "
+                   "/usr/lib/postgresql/15/bin)");
     app.add_option("--server-threads", o.server_threads,
                    "--spawn: chatd's I/O threads per transport (0: its default)")
         ->check(CLI::Range(0u, 64u));
@@ -133,8 +165,10 @@ int main(int argc, char** argv) {
     app.add_option("--max-messages", o.max_messages, "The measured window ends at this many")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000}));
     app.add_option("--pin", pin,
-                   "SERVER_CPUS:BENCH_CPUS, e.g. 0:1 — pins every thread of the server (when its "
-                   "pid is known) and of chat-bench for the measured windows");
+                   "SERVER_CPUS:BENCH_CPUS[:POSTGRES_CPUS], e.g. 0:1 — pins every thread of the "
+                   "server (every node; when its pid is known), of chat-bench and of PostgreSQL "
+                   "(its postmaster and backends, when its pid is known; default: the server "
+                   "CPUs) for the measured windows");
     app.add_option("--json", json_path, "Also write the results as JSON to this file");
     app.add_option("--csv", csv_path, "Also write the results as CSV to this file");
     app.add_flag("--quiet", quiet, "No progress line on stderr");
@@ -174,12 +208,12 @@ int main(int argc, char** argv) {
     if (o.client == "lean" && (o.transports.size() != 1 || o.transports[0] != "json")) {
         return usage("--client=lean speaks only JSON: use --transport=json");
     }
+    if (const std::string error = chat::bench::check_store_options(o); !error.empty()) {
+        return usage(error);
+    }
     if (!pin.empty()) {
-        const auto colon = pin.find(':');
-        if (colon == std::string::npos) return usage("--pin expects SERVER_CPUS:BENCH_CPUS");
-        o.server_cpus = chat::bench::parse_cpu_list(pin.substr(0, colon));
-        o.bench_cpus = chat::bench::parse_cpu_list(pin.substr(colon + 1));
-        if (o.server_cpus.empty() || o.bench_cpus.empty()) return usage("--pin: bad CPU list");
+        std::string error;
+        if (!chat::bench::parse_pin(pin, o, error)) return usage(error);
     }
     o.progress = !quiet;
     raise_fd_limit();

@@ -10,7 +10,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <stdexcept>
 
 namespace chat::bench {
 
@@ -21,26 +23,83 @@ std::uint64_t timeval_micros(const timeval& tv) {
            static_cast<std::uint64_t>(tv.tv_usec);
 }
 
-}  // namespace
+// The fields of /proc/PID/stat that chat-bench reads (clock ticks).
+struct Stat {
+    pid_t ppid = 0;
+    std::uint64_t utime = 0, stime = 0, cutime = 0, cstime = 0;
+};
 
-std::optional<std::uint64_t> process_cpu_micros(pid_t pid) {
+std::optional<Stat> read_stat(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string line;
     if (!in || !std::getline(in, line)) return std::nullopt;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     const auto close = line.rfind(')');
-    if (close == std::string::npos) return std::nullopt;
+    if (close == std::string::npos || close + 2 > line.size()) return std::nullopt;
     std::istringstream fields(line.substr(close + 2));
     std::string field;
-    // After ')' come field 3 (state) onwards; utime and stime are fields 14 and 15.
-    std::uint64_t utime = 0;
-    std::uint64_t stime = 0;
-    for (int index = 3; index <= 15 && fields >> field; ++index) {
-        if (index == 14) utime = std::stoull(field);
-        if (index == 15) stime = std::stoull(field);
+    Stat stat;
+    // After ')' come field 3 (state) onwards: ppid is 4, utime 14, stime 15, cutime 16, cstime 17.
+    int index = 3;
+    for (; index <= 17 && fields >> field; ++index) {
+        try {
+            if (index == 4) stat.ppid = static_cast<pid_t>(std::stol(field));
+            if (index == 14) stat.utime = std::stoull(field);
+            if (index == 15) stat.stime = std::stoull(field);
+            if (index == 16) stat.cutime = std::stoull(field);
+            if (index == 17) stat.cstime = std::stoull(field);
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
     }
-    static const long ticks = sysconf(_SC_CLK_TCK);
-    return (utime + stime) * 1'000'000u / static_cast<std::uint64_t>(ticks);
+    if (index <= 17) return std::nullopt;
+    return stat;
+}
+
+std::uint64_t ticks_micros(std::uint64_t ticks) {
+    static const long per_second = sysconf(_SC_CLK_TCK);
+    return ticks * 1'000'000u / static_cast<std::uint64_t>(per_second);
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> process_cpu_micros(pid_t pid) {
+    const auto stat = read_stat(pid);
+    if (!stat) return std::nullopt;
+    return ticks_micros(stat->utime + stat->stime);
+}
+
+std::vector<pid_t> process_tree(pid_t root) {
+    if (!read_stat(root)) return {};
+    // Every process's parent, then the descendants breadth first (bounded by the table).
+    std::multimap<pid_t, pid_t> children;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string name = entry.path().filename().string();
+        pid_t pid = 0;
+        auto [end, parse_ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+        if (parse_ec != std::errc() || end != name.data() + name.size()) continue;
+        if (const auto stat = read_stat(pid)) children.emplace(stat->ppid, pid);
+    }
+    std::vector<pid_t> tree = {root};
+    for (std::size_t i = 0; i < tree.size() && tree.size() <= children.size() + 1; ++i) {
+        auto [first, last] = children.equal_range(tree[i]);
+        for (auto it = first; it != last; ++it) tree.push_back(it->second);
+    }
+    return tree;
+}
+
+std::optional<std::uint64_t> process_tree_cpu_micros(pid_t root) {
+    const auto tree = process_tree(root);
+    if (tree.empty()) return std::nullopt;
+    std::uint64_t ticks = 0;
+    for (pid_t pid : tree) {
+        // A process that ended since the listing was reaped into its parent's cutime/cstime.
+        if (const auto stat = read_stat(pid)) {
+            ticks += stat->utime + stat->stime + stat->cutime + stat->cstime;
+        }
+    }
+    return ticks_micros(ticks);
 }
 
 std::uint64_t self_cpu_micros() {

@@ -16,6 +16,14 @@ namespace chat::bench {
 // (/proc/PID/stat, clock-tick resolution). nullopt when the process is gone.
 std::optional<std::uint64_t> process_cpu_micros(pid_t pid);
 
+// The CPU of a process tree: utime + stime of `root` and of every live descendant, plus the
+// cutime + cstime of each (the children they have already reaped: a PostgreSQL backend that
+// ended in the window still counts), in microseconds. nullopt when `root` is gone.
+std::optional<std::uint64_t> process_tree_cpu_micros(pid_t root);
+
+// `root` and its live descendants (the ppid fields of /proc/*/stat); empty when `root` is gone.
+std::vector<pid_t> process_tree(pid_t root);
+
 // utime + stime of this process so far (getrusage), in microseconds.
 std::uint64_t self_cpu_micros();
 

@@ -35,6 +35,24 @@ std::string optional_number(const std::optional<double>& value, int decimals) {
     return value ? number(*value, decimals) : std::string("-");
 }
 
+// "1.20/1.31/1.18": one figure per node, in node order.
+std::string per_node(const std::vector<double>& values) {
+    if (values.empty()) return "-";
+    std::string out;
+    for (double value : values) out += (out.empty() ? "" : "/") + number(value, 2);
+    return out;
+}
+
+bool shows_postgres(const BenchOptions& options) {
+    return options.spawn && options.store == "postgres";
+}
+
+// How the PostgreSQL server was found, for the report (never its URL: it may hold a password).
+std::string pg_server_kind(const BenchOptions& options) {
+    if (!shows_postgres(options)) return "";
+    return options.pg_url.empty() ? "private" : "external";
+}
+
 struct Row {
     std::string label;
     std::function<std::string(const CellResult&)> value;
@@ -70,6 +88,31 @@ std::vector<Row> table_rows(const BenchOptions& options) {
          [](const CellResult& c) { return grouped(double(c.load.delivered)); }},
         {"send errors", [](const CellResult& c) { return std::to_string(c.load.send_errors); }},
     };
+    // After the server's two CPU rows: the nodes one by one, then PostgreSQL's.
+    auto next = rows.begin() + 3;
+    if (options.nodes > 1) {
+        next =
+            rows.insert(next, {"server CPU us/msg per node",
+                               [](const CellResult& c) { return per_node(c.load.node_cpu_us); }}) +
+            1;
+    }
+    if (shows_postgres(options)) {
+        const std::vector<Row> pg_rows = {
+            {"PostgreSQL CPU us/msg",
+             [](const CellResult& c) { return optional_number(c.load.pg_cpu_us, 2); }},
+            {"PostgreSQL CPU load",
+             [](const CellResult& c) {
+                 return c.load.pg_cpu_load ? number(*c.load.pg_cpu_load * 100, 0) + " %"
+                                           : std::string("-");
+             }},
+            {"server+PostgreSQL CPU us/msg",
+             [](const CellResult& c) {
+                 if (!c.load.server_cpu_us || !c.load.pg_cpu_us) return std::string("-");
+                 return number(*c.load.server_cpu_us + *c.load.pg_cpu_us, 2);
+             }},
+        };
+        rows.insert(next, pg_rows.begin(), pg_rows.end());
+    }
     if (options.rate > 0) {
         rows.insert(rows.begin(), {"offered msgs/s", [](const CellResult& c) {
                                        return grouped(c.load.offered_per_s);
@@ -118,6 +161,12 @@ std::string json_number(const std::optional<double>& value) {
     return value ? number(*value, 3) : std::string("null");
 }
 
+std::string numbers(const std::vector<double>& values, const char* separator) {
+    std::string out;
+    for (double value : values) out += (out.empty() ? "" : separator) + number(value, 3);
+    return out;
+}
+
 void window_json(std::ostream& out, const WindowResult& w) {
     out << "{\"seconds\":" << number(w.seconds, 3) << ",\"delivered\":" << w.delivered
         << ",\"sends_ok\":" << w.sends_ok << ",\"send_errors\":" << w.send_errors
@@ -130,7 +179,10 @@ void window_json(std::ostream& out, const WindowResult& w) {
         << ",\"reply\":" << number(w.reply_bytes, 2) << ",\"push\":" << number(w.push_bytes, 2)
         << ",\"ack\":" << number(w.ack_bytes, 2) << "}"
         << ",\"server_cpu_us_per_msg\":" << json_number(w.server_cpu_us)
-        << ",\"server_cpu_load\":" << json_number(w.server_cpu_load)
+        << ",\"server_cpu_load\":" << json_number(w.server_cpu_load) << ",\"node_cpu_us_per_msg\":["
+        << numbers(w.node_cpu_us, ",") << "]"
+        << ",\"pg_cpu_us_per_msg\":" << json_number(w.pg_cpu_us)
+        << ",\"pg_cpu_load\":" << json_number(w.pg_cpu_load)
         << ",\"client_cpu_us_per_msg\":" << number(w.client_cpu_us, 3)
         << ",\"client_cpu_load\":" << number(w.client_cpu_load, 3) << "}";
 }
@@ -142,25 +194,30 @@ std::string cpus(const std::vector<int>& list) {
 }
 
 const char* kCsvHeader =
-    "transport,store,client,pairs,window,size,rate,idle,phase,seconds,delivered,msgs_per_s,"
+    "transport,store,nodes,client,pairs,window,size,rate,idle,phase,seconds,delivered,msgs_per_s,"
     "offered_per_s,skipped,send_errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,"
     "send_bytes,reply_bytes,push_bytes,ack_bytes,server_cpu_us,server_cpu_load,client_cpu_us,"
-    "client_cpu_load,idle_bytes_per_client,server_rss";
+    "client_cpu_load,idle_bytes_per_client,server_rss,pg_cpu_us,pg_cpu_load,node_cpu_us";
 
 void csv_line(std::ostream& out, const CellResult& c, const char* phase, const WindowResult& w) {
-    out << c.transport << ',' << c.store << ',' << c.client << ',' << c.pairs << ',' << c.window
-        << ',' << c.size << ',' << number(c.rate, 1) << ',' << c.idle << ',' << phase << ','
-        << number(w.seconds, 3) << ',' << w.delivered << ',' << number(w.msgs_per_s, 1) << ','
-        << number(w.offered_per_s, 1) << ',' << w.skipped << ',' << w.send_errors << ','
-        << number(w.p50_us, 2) << ',' << number(w.p90_us, 2) << ',' << number(w.p99_us, 2) << ','
-        << number(w.p999_us, 2) << ',' << number(w.max_us, 2) << ',' << number(w.mean_us, 2) << ','
-        << number(w.up_bytes, 2) << ',' << number(w.reply_bytes, 2) << ','
-        << number(w.push_bytes, 2) << ',' << number(w.ack_bytes, 2) << ','
+    out << c.transport << ',' << c.store << ',' << c.nodes << ',' << c.client << ',' << c.pairs
+        << ',' << c.window << ',' << c.size << ',' << number(c.rate, 1) << ',' << c.idle << ','
+        << phase << ',' << number(w.seconds, 3) << ',' << w.delivered << ','
+        << number(w.msgs_per_s, 1) << ',' << number(w.offered_per_s, 1) << ',' << w.skipped << ','
+        << w.send_errors << ',' << number(w.p50_us, 2) << ',' << number(w.p90_us, 2) << ','
+        << number(w.p99_us, 2) << ',' << number(w.p999_us, 2) << ',' << number(w.max_us, 2) << ','
+        << number(w.mean_us, 2) << ',' << number(w.up_bytes, 2) << ',' << number(w.reply_bytes, 2)
+        << ',' << number(w.push_bytes, 2) << ',' << number(w.ack_bytes, 2) << ','
         << (w.server_cpu_us ? number(*w.server_cpu_us, 3) : "") << ','
         << (w.server_cpu_load ? number(*w.server_cpu_load, 3) : "") << ','
         << number(w.client_cpu_us, 3) << ',' << number(w.client_cpu_load, 3) << ','
         << (c.idle_bytes_per_client ? number(*c.idle_bytes_per_client, 1) : "") << ','
-        << (c.server_rss ? std::to_string(*c.server_rss) : "") << '\n';
+        << (c.server_rss ? std::to_string(*c.server_rss) : "") << ','
+        << (w.pg_cpu_us ? number(*w.pg_cpu_us, 3) : "") << ','
+        << (w.pg_cpu_load ? number(*w.pg_cpu_load, 3) : "")
+        << ','
+        // One field: the per-node figures separated by ';'.
+        << numbers(w.node_cpu_us, ";") << '\n';
 }
 
 }  // namespace
@@ -170,22 +227,29 @@ void print_table(std::ostream& out, const BenchOptions& options,
     out << "chat-bench: pairs=" << options.pairs << " window=" << options.window
         << " size=" << options.size << "B duration=" << number(options.duration, 1)
         << "s warmup=" << number(options.warmup, 1) << "s client=" << options.client;
-    if (options.spawn) out << " store=" << options.store;
+    if (options.spawn) out << " store=" << options.store << " nodes=" << options.nodes;
+    if (shows_postgres(options)) out << " postgres=" << pg_server_kind(options);
     if (options.rate > 0) out << " rate=" << number(options.rate, 0) << "/s";
     if (!options.server_cpus.empty()) {
         out << " pin=server:" << cpus(options.server_cpus) << ",bench:" << cpus(options.bench_cpus);
+        if (!options.pg_cpus.empty()) out << ",postgres:" << cpus(options.pg_cpus);
     }
     out << "\n\n";
     const auto rows = table_rows(options);
     std::size_t label_width = 0;
     for (const auto& row : rows) label_width = std::max(label_width, row.label.size());
-    constexpr int kColumn = 14;
+    // Wide enough for the widest figure (the per-node lists grow with the nodes).
+    std::size_t column = 14;
+    for (const auto& row : rows) {
+        for (const auto& cell : cells) column = std::max(column, row.value(cell).size() + 2);
+    }
+    const int width = static_cast<int>(column);
     out << std::left << std::setw(static_cast<int>(label_width)) << "" << std::right;
-    for (const auto& cell : cells) out << std::setw(kColumn) << cell.transport;
+    for (const auto& cell : cells) out << std::setw(width) << cell.transport;
     out << '\n';
     for (const auto& row : rows) {
         out << std::left << std::setw(static_cast<int>(label_width)) << row.label << std::right;
-        for (const auto& cell : cells) out << std::setw(kColumn) << row.value(cell);
+        for (const auto& cell : cells) out << std::setw(width) << row.value(cell);
         out << '\n';
     }
     out << "\nlatency: one-way, send call -> receiver's handler; bytes: TCP payload counted by the "
@@ -198,16 +262,19 @@ void write_json(std::ostream& out, const BenchOptions& options,
         << ",\"size\":" << options.size << ",\"duration\":" << number(options.duration, 3)
         << ",\"warmup\":" << number(options.warmup, 3) << ",\"rate\":" << number(options.rate, 1)
         << ",\"idle\":" << options.idle << ",\"client\":" << json_string(options.client)
-        << ",\"store\":" << json_string(options.store)
+        << ",\"store\":" << json_string(options.store) << ",\"nodes\":" << options.nodes
+        << ",\"postgres\":" << json_string(pg_server_kind(options))
         << ",\"spawn\":" << (options.spawn ? "true" : "false")
         << ",\"server_cpus\":" << json_string(cpus(options.server_cpus))
-        << ",\"bench_cpus\":" << json_string(cpus(options.bench_cpus)) << "},\"cells\":[";
+        << ",\"bench_cpus\":" << json_string(cpus(options.bench_cpus))
+        << ",\"pg_cpus\":" << json_string(cpus(options.pg_cpus)) << "},\"cells\":[";
     for (std::size_t i = 0; i < cells.size(); ++i) {
         const auto& c = cells[i];
         if (i > 0) out << ',';
         out << "{\"transport\":" << json_string(c.transport)
-            << ",\"store\":" << json_string(c.store) << ",\"client\":" << json_string(c.client)
-            << ",\"pairs\":" << c.pairs << ",\"window\":" << c.window << ",\"size\":" << c.size
+            << ",\"store\":" << json_string(c.store) << ",\"nodes\":" << c.nodes
+            << ",\"client\":" << json_string(c.client) << ",\"pairs\":" << c.pairs
+            << ",\"window\":" << c.window << ",\"size\":" << c.size
             << ",\"rate\":" << number(c.rate, 1) << ",\"idle\":" << c.idle << ",\"load\":";
         window_json(out, c.load);
         out << ",\"before_idle\":";

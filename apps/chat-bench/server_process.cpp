@@ -77,6 +77,13 @@ ServerProcess::ServerProcess(SpawnOptions options) : options_(std::move(options)
     if (options_.store == "sqlite") {
         args.insert(args.end(), {"--db", options_.db_path});
     }
+    if (options_.store == "postgres") {
+        // Through the environment, which keeps a password in it out of the process list.
+        if (options_.pg_url.empty()) throw std::runtime_error("--store postgres needs its URL");
+    }
+    if (!options_.node_name.empty()) {
+        args.insert(args.end(), {"--node-name", options_.node_name});
+    }
     if (options_.io_threads != 0) {
         args.insert(args.end(), {"--threads", std::to_string(options_.io_threads)});
     }
@@ -84,11 +91,13 @@ ServerProcess::ServerProcess(SpawnOptions options) : options_(std::move(options)
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
 
-    // The server sees no CHATD_* variables of ours: only the flags above configure it.
+    // The server sees no CHATD_* variables of ours: only the flags above (and the database URL)
+    // configure it.
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) {
         if (std::strncmp(*e, "CHATD_", 6) != 0) env_strings.emplace_back(*e);
     }
+    if (options_.store == "postgres") env_strings.push_back("CHATD_PG_URL=" + options_.pg_url);
     std::vector<char*> envp;
     for (auto& entry : env_strings) envp.push_back(entry.data());
     envp.push_back(nullptr);
@@ -111,8 +120,12 @@ ServerProcess::ServerProcess(SpawnOptions options) : options_(std::move(options)
     log_fd_ = fds[0];
     drainer_ = std::thread([this] { drain(); });
     if (!wait_ports(kStartTimeout)) {
-        std::string tail = log_tail();
         stop();
+        // No destructor runs after a throwing constructor: the drainer must end here.
+        drainer_.join();
+        close(log_fd_);
+        log_fd_ = -1;
+        std::string tail = log_tail();
         throw std::runtime_error("chatd did not start listening; its log:\n" + tail);
     }
 }

@@ -1,7 +1,7 @@
-// ServerProcess: a chatd that chat-bench starts itself (--spawn). It runs the real binary on
-// ephemeral loopback ports with the rate limit off, learns each transport's port from the
-// `listening transport=NAME ... port=N` lines of its log, keeps draining the log (a full pipe
-// would stall the server) and stops it with SIGTERM.
+// ServerProcess: a chatd that chat-bench starts itself (--spawn), one per node. It runs the real
+// binary on ephemeral loopback ports with the rate limit off, learns each transport's port from
+// the `listening transport=NAME ... port=N` lines of its log, keeps draining the log (a full
+// pipe would stall the server) and stops it with SIGTERM.
 // Thread use: one controlling thread; an internal thread drains the log.
 #pragma once
 
@@ -22,8 +22,10 @@ namespace chat::bench {
 struct SpawnOptions {
     std::string chatd_path;
     std::vector<std::string> transports;  // served together, e.g. {"json", "grpc"}
-    std::string store = "memory";         // memory | sqlite
+    std::string store = "memory";         // memory | sqlite | postgres
     std::string db_path;                  // sqlite only; removed with its -wal/-shm on stop
+    std::string pg_url;                   // postgres only; handed over as CHATD_PG_URL
+    std::string node_name;                // chatd --node-name (empty: its default)
     unsigned io_threads = 0;              // chatd --threads (0: its default)
     std::size_t max_connections = 10000;
 };

@@ -1,10 +1,12 @@
-// Short real runs: chat-bench's runner against a chatd it spawns, for each client and transport.
-// The numbers are not judged, only that every figure was measured.
+// Short real runs: chat-bench's runner against a chatd it spawns, for each client and transport,
+// and two chatd nodes on a real PostgreSQL server (skipped when chatd has no PostgreSQL store or
+// PostgreSQL is not installed). The numbers are not judged, only that every figure was measured.
 #include <catch2/catch.hpp>
 #include <string>
 
 #include "bench_runner.hpp"
 #include "chat/builtin_transports.hpp"
+#include "postgres_setup.hpp"
 
 namespace {
 
@@ -96,4 +98,78 @@ TEST_CASE("chat-bench reports memory per idle grpc client") {
     REQUIRE(cells[0].before_idle.has_value());
     REQUIRE(cells[0].idle_bytes_per_client.has_value());
     check_measured(cells[0]);
+}
+
+namespace {
+
+// Why a PostgreSQL cell cannot run here; empty when it can.
+std::string postgres_missing() {
+#ifndef CHAT_BENCH_CHATD_HAS_POSTGRES
+    return "chatd is built without the PostgreSQL store";
+#else
+    if (!chat::bench::pg_server_programs_found()) return "PostgreSQL 15 is not installed";
+    return {};
+#endif
+}
+
+chat::bench::BenchOptions two_nodes(const std::string& client) {
+    auto o = short_run("json", client);
+    o.store = "postgres";
+    o.nodes = 2;
+    o.duration = 0.6;
+    o.warmup = 0.2;
+    return o;
+}
+
+void check_two_nodes(const chat::bench::CellResult& cell) {
+    check_measured(cell);
+    REQUIRE(cell.store == "postgres");
+    REQUIRE(cell.nodes == 2);
+    // Both nodes worked: one stored each message and the other pushed it.
+    REQUIRE(cell.load.node_cpu_us.size() == 2);
+    REQUIRE(cell.load.node_cpu_us[0] > 0);
+    REQUIRE(cell.load.node_cpu_us[1] > 0);
+    REQUIRE(cell.load.node_cpu_us[0] + cell.load.node_cpu_us[1] ==
+            Approx(*cell.load.server_cpu_us));
+}
+
+// The names of the databases in the server at `url`.
+std::string database_names(const std::string& url) {
+    std::string output;
+    REQUIRE(chat::bench::run_program(
+                {"psql", "-X", "-At", "-d", url, "-c", "SELECT datname FROM pg_database"},
+                output) == 0);
+    return output;
+}
+
+}  // namespace
+
+TEST_CASE("chat-bench measures two nodes on a private PostgreSQL server") {
+    if (const auto missing = postgres_missing(); !missing.empty()) {
+        WARN(missing + ": skipped");
+        return;
+    }
+    auto cells = chat::bench::run_bench(two_nodes("lean"), CHAT_CHATD_PATH);
+    REQUIRE(cells.size() == 1);
+    check_two_nodes(cells[0]);
+    // The private server's postmaster and backends worked too.
+    REQUIRE(cells[0].load.pg_cpu_us.has_value());
+    REQUIRE(*cells[0].load.pg_cpu_us > 0);
+    REQUIRE(cells[0].load.pg_cpu_load.has_value());
+}
+
+TEST_CASE("chat-bench measures two nodes on a given PostgreSQL server and drops its database") {
+    if (const auto missing = postgres_missing(); !missing.empty()) {
+        WARN(missing + ": skipped");
+        return;
+    }
+    chat::bench::PrivatePgServer server;
+    auto options = two_nodes("lib");
+    options.pg_url = server.url();
+    options.pg_pid = server.pid();
+    auto cells = chat::bench::run_bench(options, CHAT_CHATD_PATH);
+    REQUIRE(cells.size() == 1);
+    check_two_nodes(cells[0]);
+    REQUIRE(cells[0].load.pg_cpu_us.has_value());
+    REQUIRE(database_names(server.url()).find("chatbench_") == std::string::npos);
 }
