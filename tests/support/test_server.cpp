@@ -147,9 +147,35 @@ std::string default_store_setup() {
     return env != nullptr && *env != '\0' ? std::string(env) : std::string("memory");
 }
 
+// A database file in the temp directory with a fresh name, removed (with its WAL companions)
+// when this is destroyed.
+struct TempDbFile {
+    std::filesystem::path path;
+
+    TempDbFile() = default;
+    TempDbFile(const TempDbFile&) = delete;
+    TempDbFile& operator=(const TempDbFile&) = delete;
+    ~TempDbFile() {
+        if (path.empty()) return;
+        std::error_code ec;
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+            std::filesystem::remove(path.string() + suffix, ec);
+        }
+    }
+
+    void make_fresh() {
+        static std::atomic<unsigned> counter{0};
+        std::random_device rd;
+        path =
+            std::filesystem::temp_directory_path() /
+            ("chat_test_server_" + std::to_string(rd()) + "_" + std::to_string(++counter) + ".db");
+    }
+};
+
 // One node: a store (its own, or the node's connection to the shared database), a core on it and
-// the transports serving that core.
+// the transports serving that core. `db_file` comes first, so it outlives the store using it.
 struct TestServer::Node {
+    TempDbFile db_file;
     std::unique_ptr<Store> store;
     std::unique_ptr<ChatService> service;
     std::vector<std::unique_ptr<ServerTransport>> servers;  // parallel to transports_
@@ -157,78 +183,18 @@ struct TestServer::Node {
 
 namespace {
 
-// A SqliteStore on a fresh database file in the temp directory, removed with the store.
-class TempSqliteStore final : public Store {
-   public:
-    TempSqliteStore() : path_(fresh_path()), store_(options(path_)) {}
-    ~TempSqliteStore() override {
-        store_.reset();
-        std::error_code ec;
-        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-            std::filesystem::remove(path_.string() + suffix, ec);
-        }
-    }
-
-    Result<AccountRecord> create_account(std::string_view name,
-                                         std::string_view password_hash) override {
-        return store_->create_account(name, password_hash);
-    }
-    Result<std::optional<AccountRecord>> find_account(std::string_view name_lower) override {
-        return store_->find_account(name_lower);
-    }
-    Result<bool> delete_account(AccountId id) override { return store_->delete_account(id); }
-    void append_message(NewMessage message, AppendDone done) override {
-        store_->append_message(std::move(message), std::move(done));
-    }
-    Result<FetchResult> fetch(AccountId recipient, std::size_t max) override {
-        return store_->fetch(recipient, max);
-    }
-    Result<std::uint64_t> ack(AccountId recipient, std::span<const MessageId> ids,
-                              std::optional<MessageId> up_to) override {
-        return store_->ack(recipient, ids, up_to);
-    }
-    void ack_async(AccountId recipient, std::vector<MessageId> ids, std::optional<MessageId> up_to,
-                   AckDone done) override {
-        store_->ack_async(recipient, std::move(ids), up_to, std::move(done));
-    }
-    Result<std::uint64_t> count_queued(AccountId recipient) override {
-        return store_->count_queued(recipient);
-    }
-    Result<std::vector<std::string>> list_accounts(
-        std::string_view after_lower, std::string_view prefix_lower,
-        const std::function<bool(std::string_view name)>& match, std::size_t limit) override {
-        return store_->list_accounts(after_lower, prefix_lower, match, limit);
-    }
-    Result<MessageId> next_message_id() override { return store_->next_message_id(); }
-    void flush() override { store_->flush(); }
-
-   private:
-    static std::filesystem::path fresh_path() {
-        static std::atomic<unsigned> counter{0};
-        std::random_device rd;
-        return std::filesystem::temp_directory_path() /
-               ("chat_test_server_" + std::to_string(rd()) + "_" + std::to_string(++counter) +
-                ".db");
-    }
-    static SqliteOptions options(const std::filesystem::path& path) {
-        SqliteOptions o;
-        o.path = path.string();
-        return o;
-    }
-
-    std::filesystem::path path_;
-    std::optional<SqliteStore> store_;
-};
-
-// The stores of a set-up: one per node.
-std::vector<std::unique_ptr<Store>> make_stores(const std::string& setup) {
+// The stores of a set-up: one per node. A SQLite store's file is named in `sqlite_file`.
+std::vector<std::unique_ptr<Store>> make_stores(const std::string& setup, TempDbFile& sqlite_file) {
     std::vector<std::unique_ptr<Store>> stores;
     if (setup == "memory") {
         stores.push_back(std::make_unique<MemoryStore>());
         return stores;
     }
     if (setup == "sqlite") {
-        stores.push_back(std::make_unique<TempSqliteStore>());
+        sqlite_file.make_fresh();
+        SqliteOptions options;
+        options.path = sqlite_file.path.string();
+        stores.push_back(std::make_unique<SqliteStore>(options));
         return stores;
     }
     if (setup == "pg1" || setup == "pg3") {
@@ -261,8 +227,11 @@ TestServer::TestServer(std::string transport, TestServerOptions options)
     config.port = 0;
     config.threads = options_.io_threads;
     try {
-        for (auto& store : make_stores(options_.store)) {
+        TempDbFile sqlite_file;  // declared first: outlives the stores below if one throws
+        auto stores = make_stores(options_.store, sqlite_file);
+        for (auto& store : stores) {
             auto node = std::make_unique<Node>();
+            node->db_file.path = std::exchange(sqlite_file.path, {});
             node->store = std::move(store);
             node->service =
                 std::make_unique<ChatService>(*node->store, test_service_config(options_.limits));
