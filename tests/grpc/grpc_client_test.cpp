@@ -113,8 +113,8 @@ std::vector<Message> send_all(Client& sender, const std::string& to, int count) 
 }
 
 TEST_CASE("grpc client: by default sends are stored in call order", "[grpc][client]") {
+    Inbox inbox;  // outlives the clients: pushes may still arrive until they close
     Fixture f;
-    Inbox inbox;
     f.client("bob", 1, &inbox);
     Client& alice = f.client("alice");
     constexpr int kCount = 200;
@@ -130,8 +130,8 @@ TEST_CASE("grpc client: by default sends are stored in call order", "[grpc][clie
 }
 
 TEST_CASE("grpc client: pipelined sends all arrive once", "[grpc][client]") {
+    Inbox inbox;  // outlives the clients: pushes may still arrive until they close
     Fixture f;
-    Inbox inbox;
     f.client("bob", 1, &inbox);
     Client& alice = f.client("alice", 16);
     constexpr int kCount = 500;
