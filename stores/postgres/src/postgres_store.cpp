@@ -641,33 +641,86 @@ std::vector<PostgresStore::Impl::Outcome> PostgresStore::Impl::commit_batch(
         return fail_all(failure(op, conn, r));
     };
 
-    if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
-    {
-        auto r = conn.exec("BEGIN");
-        // A session the server ended while idle shows only now: BEGIN is safe to retry on a
-        // fresh one.
-        if (!r.ok() && !conn.usable()) {
-            if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
-            r = conn.exec("BEGIN");
-        }
-        if (!r.ok()) return fail_with("begin write batch", r);
-    }
-    in_transaction = true;
-
-    // 1. Lock every recipient's account row, in id order (see the file comment). A recipient
-    //    whose row is gone is deleted: its messages fail alone.
+    // What the batch asks for. Recipients are locked in id order (see the file comment); acks
+    // naming ids only (what clients' auto-ack sends) go in one statement as (recipient, id)
+    // pairs; acks with up_to one statement each.
     std::vector<std::int64_t> recipients;
-    for (const PendingWrite& w : batch) {
+    std::vector<std::int64_t> pair_recipients, pair_ids;
+    std::vector<std::size_t> ranged_acks, appends;  // indexes into batch
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const PendingWrite& w = batch[i];
         recipients.push_back(w.is_ack ? w.ack_recipient : w.message.recipient);
+        if (!w.is_ack) {
+            appends.push_back(i);
+        } else if (w.ack_up_to) {
+            ranged_acks.push_back(i);
+        } else {
+            for (MessageId id : w.ack_ids) {
+                if (id > kMaxStored) continue;
+                pair_recipients.push_back(w.ack_recipient);
+                pair_ids.push_back(static_cast<std::int64_t>(id));
+            }
+        }
     }
     std::sort(recipients.begin(), recipients.end());
     recipients.erase(std::unique(recipients.begin(), recipients.end()), recipients.end());
+
+    // Round trip 1: BEGIN; lock the recipients; the acks; ids for every append (those whose
+    // recipient turns out to be gone leave a gap, as sequences may). The server runs them in
+    // order, so the ids are taken with the rows locked.
+    using Call = pq::Connection::Call;
+    std::vector<Call> calls;
+    std::vector<std::string_view> ops;
+    calls.push_back(Call{.sql = "BEGIN"});
+    ops.push_back("begin write batch");
+    pq::Params lock_params;
+    lock_params.add_int8_array(recipients);
+    calls.push_back(Call{.stmt = &kLockRecipients, .params = &lock_params});
+    ops.push_back("lock recipients");
+    pq::Params pair_params;
+    const bool has_pairs = !pair_ids.empty();
+    if (has_pairs) {
+        pair_params.add_int8_array(pair_recipients).add_int8_array(pair_ids);
+        calls.push_back(Call{.stmt = &kAckPairs, .params = &pair_params});
+        ops.push_back("ack");
+    }
+    std::vector<pq::Params> ranged_params(ranged_acks.size());
+    for (std::size_t k = 0; k < ranged_acks.size(); ++k) {
+        const PendingWrite& w = batch[ranged_acks[k]];
+        std::vector<std::int64_t> ids;
+        for (MessageId id : w.ack_ids) {
+            if (id <= kMaxStored) ids.push_back(static_cast<std::int64_t>(id));
+        }
+        ranged_params[k]
+            .add(w.ack_recipient)
+            .add_int8_array(ids)
+            .add(static_cast<std::int64_t>(std::min(*w.ack_up_to, kMaxStored)));
+        calls.push_back(Call{.stmt = &kAck, .params = &ranged_params[k]});
+        ops.push_back("ack");
+    }
+    pq::Params take_params;
+    if (!appends.empty()) {
+        take_params.add(static_cast<std::int64_t>(appends.size()));
+        calls.push_back(Call{.stmt = &kTakeIds, .params = &take_params});
+        ops.push_back("take message ids");
+    }
+
+    if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
+    auto results = conn.run_pipeline(calls);
+    // A session the server ended while idle shows only now, at BEGIN: nothing ran, so the round
+    // trip is safe to repeat on a fresh one.
+    if (!results[0].ok() && !conn.usable()) {
+        if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
+        results = conn.run_pipeline(calls);
+    }
+    in_transaction = results[0].ok();
+    for (std::size_t k = 0; k < results.size(); ++k) {
+        if (!results[k].ok()) return fail_with(ops[k], results[k]);
+    }
+    std::size_t next = 1;
     std::vector<std::int64_t> present;
     {
-        pq::Params p;
-        p.add_int8_array(recipients);
-        auto r = conn.run(kLockRecipients, p);
-        if (!r.ok()) return fail_with("lock recipients", r);
+        const auto& r = results[next++];
         for (int row = 0; row < r.rows(); ++row) present.push_back(r.int64(row, 0));
     }
     auto exists = [&](AccountId id) {
@@ -675,30 +728,14 @@ std::vector<PostgresStore::Impl::Outcome> PostgresStore::Impl::commit_batch(
     };
 
     std::vector<Outcome> outcomes(batch.size());
-    // 2. Acks. They may take effect before the appends of this batch (whose messages have no id
-    //    yet, so no ack names them). Those naming ids only (what clients' auto-ack sends) go in
-    //    one statement; each is credited, in queue order, with the removed messages it named.
-    {
-        std::vector<std::int64_t> pair_recipients, pair_ids;
-        for (const PendingWrite& w : batch) {
-            if (!w.is_ack || w.ack_up_to) continue;
-            for (MessageId id : w.ack_ids) {
-                if (id > kMaxStored) continue;
-                pair_recipients.push_back(w.ack_recipient);
-                pair_ids.push_back(static_cast<std::int64_t>(id));
-            }
-        }
+    if (has_pairs) {
+        // Each removed message is credited, in queue order, to the first ack that named it.
+        const auto& r = results[next++];
         std::vector<std::pair<std::int64_t, std::int64_t>> removed;
-        if (!pair_ids.empty()) {
-            pq::Params p;
-            p.add_int8_array(pair_recipients).add_int8_array(pair_ids);
-            auto r = conn.run(kAckPairs, p);
-            if (!r.ok()) return fail_with("ack", r);
-            for (int row = 0; row < r.rows(); ++row) {
-                removed.emplace_back(r.int64(row, 0), r.int64(row, 1));
-            }
-            std::sort(removed.begin(), removed.end());
+        for (int row = 0; row < r.rows(); ++row) {
+            removed.emplace_back(r.int64(row, 0), r.int64(row, 1));
         }
+        std::sort(removed.begin(), removed.end());
         for (std::size_t i = 0; i < batch.size(); ++i) {
             const PendingWrite& w = batch[i];
             if (!w.is_ack || w.ack_up_to) continue;
@@ -709,57 +746,42 @@ std::vector<PostgresStore::Impl::Outcome> PostgresStore::Impl::commit_batch(
                                                                 static_cast<std::int64_t>(id)};
                 auto at = std::lower_bound(removed.begin(), removed.end(), key);
                 if (at == removed.end() || *at != key) continue;
-                removed.erase(at);  // credited once, to the first ack that named it
+                removed.erase(at);
                 ++credited;
             }
             outcomes[i].acked.emplace(credited);
         }
-    }
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        PendingWrite& w = batch[i];
-        if (!w.is_ack || !w.ack_up_to) continue;
-        std::vector<std::int64_t> ids;
-        for (MessageId id : w.ack_ids) {
-            if (id <= kMaxStored) ids.push_back(static_cast<std::int64_t>(id));
+    } else {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].is_ack && !batch[i].ack_up_to) outcomes[i].acked.emplace(0);
         }
-        pq::Params p;
-        p.add(w.ack_recipient)
-            .add_int8_array(ids)
-            .add(static_cast<std::int64_t>(std::min(*w.ack_up_to, kMaxStored)));
-        auto r = conn.run(kAck, p);
-        if (!r.ok()) return fail_with("ack", r);
-        outcomes[i].acked.emplace(r.affected());
     }
+    for (std::size_t index : ranged_acks) outcomes[index].acked.emplace(results[next++].affected());
 
-    // 3. Ids for the appends whose recipient exists, taken now that the rows are locked, and
-    //    given out in queue order.
-    std::vector<std::size_t> stored;  // indexes into batch
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (batch[i].is_ack) continue;
-        if (exists(batch[i].message.recipient)) {
-            stored.push_back(i);
-        } else {
-            outcomes[i].message.emplace(make_error(Errc::no_such_user, "no such user"));
-        }
-    }
-    if (!stored.empty()) {
-        std::vector<std::int64_t> ids;
-        {
-            pq::Params p;
-            p.add(static_cast<std::int64_t>(stored.size()));
-            auto r = conn.run(kTakeIds, p);
-            if (!r.ok() || r.rows() != static_cast<int>(stored.size())) {
-                return fail_with("take message ids", r);
-            }
-            for (int row = 0; row < r.rows(); ++row) ids.push_back(r.int64(row, 0));
-        }
+    // Round trip 2: the rows and their reports, and COMMIT.
+    std::vector<std::int64_t> ids;
+    if (!appends.empty()) {
+        const auto& r = results[next++];
+        if (r.rows() != static_cast<int>(appends.size())) return fail_with("take message ids", r);
+        for (int row = 0; row < r.rows(); ++row) ids.push_back(r.int64(row, 0));
         std::sort(ids.begin(), ids.end());
-
-        // 4. The rows and their reports, committed together.
+    }
+    std::vector<std::size_t> stored;  // appends whose recipient exists, in queue order
+    for (std::size_t index : appends) {
+        if (exists(batch[index].message.recipient)) {
+            stored.push_back(index);
+        } else {
+            outcomes[index].message.emplace(make_error(Errc::no_such_user, "no such user"));
+        }
+    }
+    calls.clear();
+    ops.clear();
+    pq::Params insert_params, notify_params;
+    std::vector<std::string> payloads;
+    if (!stored.empty()) {
         const std::int64_t sent_at = now_ms();
         std::vector<std::int64_t> to_ids;
         std::vector<std::string_view> senders, names, bodies;
-        std::vector<std::string> payloads;
         for (std::size_t k = 0; k < stored.size(); ++k) {
             const NewMessage& m = batch[stored[k]].message;
             to_ids.push_back(m.recipient);
@@ -770,32 +792,40 @@ std::vector<PostgresStore::Impl::Outcome> PostgresStore::Impl::commit_batch(
             payloads.push_back(message_payload(options_.node_name, m.recipient, message));
             outcomes[stored[k]].message.emplace(std::move(message));
         }
-        {
-            pq::Params p;
-            p.add_int8_array(ids)
-                .add_int8_array(to_ids)
-                .add_text_array(senders)
-                .add_text_array(names)
-                .add_bytea_array(bodies)
-                .add(sent_at);
-            auto r = conn.run(kInsertMessages, p);
-            if (!r.ok()) return fail_with("insert messages", r);
-        }
-        {
-            std::vector<std::string_view> views(payloads.begin(), payloads.end());
-            pq::Params p;
-            p.add_text_array(views);
-            auto r = conn.run(kNotifyAll, p);
-            if (!r.ok()) return fail_with("notify messages", r);
-        }
+        ids.resize(stored.size());
+        insert_params.add_int8_array(ids)
+            .add_int8_array(to_ids)
+            .add_text_array(senders)
+            .add_text_array(names)
+            .add_bytea_array(bodies)
+            .add(sent_at);
+        calls.push_back(Call{.stmt = &kInsertMessages, .params = &insert_params});
+        ops.push_back("insert messages");
+        const std::vector<std::string_view> views(payloads.begin(), payloads.end());
+        notify_params.add_text_array(views);
+        calls.push_back(Call{.stmt = &kNotifyAll, .params = &notify_params});
+        ops.push_back("notify messages");
     }
-
-    if (options_.before_commit) options_.before_commit();
-    auto r = conn.exec("COMMIT");
-    in_transaction = false;
-    // A COMMIT whose answer was lost may or may not have committed: reported as a failure,
-    // never as stored.
-    if (!r.ok()) return fail_with("commit write batch", r);
+    if (options_.before_commit) {
+        // The test hook runs with the rows written and the transaction still open.
+        if (!calls.empty()) {
+            results = conn.run_pipeline(calls);
+            for (std::size_t k = 0; k < results.size(); ++k) {
+                if (!results[k].ok()) return fail_with(ops[k], results[k]);
+            }
+            calls.clear();
+            ops.clear();
+        }
+        options_.before_commit();
+    }
+    calls.push_back(Call{.sql = "COMMIT"});
+    ops.push_back("commit write batch");
+    results = conn.run_pipeline(calls);
+    for (std::size_t k = 0; k < results.size(); ++k) {
+        // A COMMIT whose answer was lost may or may not have committed: reported as a failure,
+        // never as stored.
+        if (!results[k].ok()) return fail_with(ops[k], results[k]);
+    }
     return outcomes;
 }
 
