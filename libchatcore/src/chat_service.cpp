@@ -394,6 +394,8 @@ void ChatService::login(std::string username, std::string password, std::shared_
         auto unread = impl->store.queue_state(account.id);
         if (!unread) {
             (void)impl->end_session(*sid);
+            // Deleted on another node after we found it: as if it had been gone already.
+            if (unread.error().code == Errc::no_such_user) return done(bad_credentials());
             return done(unread.error());
         }
         impl->set_counted(*sid, unread->last);
@@ -415,7 +417,7 @@ void ChatService::send(SessionId session, std::string_view to, std::string body,
     if (!is_valid_username(to)) {
         return done(make_error(Errc::no_such_user, "no such user"));
     }
-    auto recipient = impl_->find(to);
+    auto recipient = impl_->store.find_recipient(to_lower_ascii(to));
     if (!recipient) return done(recipient.error());
     if (!recipient->has_value()) {
         return done(make_error(Errc::no_such_user, std::string(to) + " does not exist"));

@@ -78,6 +78,14 @@ class Store {
 
     // Looks up by lower-cased name. nullopt when absent.
     virtual Result<std::optional<AccountRecord>> find_account(std::string_view name_lower) = 0;
+    // The same lookup for a send's recipient, which a store shared with other nodes may answer
+    // from a cache: an account deleted elsewhere may still be found for a moment. Its
+    // append_message must then not store the message for the dead account: it finds the name's
+    // current account itself, or answers `no_such_user`. Logins and checks of whether an
+    // account still exists use find_account. Default: find_account().
+    virtual Result<std::optional<AccountRecord>> find_recipient(std::string_view name_lower) {
+        return find_account(name_lower);
+    }
 
     // Removes the account and every message queued *for* it. Messages it sent stay.
     // Returns false when no such account.
@@ -107,7 +115,9 @@ class Store {
     virtual Result<std::uint64_t> count_queued(AccountId recipient) = 0;
     // The count and the highest queued id, read together (one snapshot). A store shared with
     // other nodes must give the id: a node then knows which reports from elsewhere a login's
-    // unread count already covered. Default: count_queued() and last 0.
+    // unread count already covered; and it answers `no_such_user` when the account is gone (it
+    // may have been deleted elsewhere after the login found it). Default: count_queued() and
+    // last 0.
     virtual Result<QueueState> queue_state(AccountId recipient) {
         auto count = count_queued(recipient);
         if (!count) return count.error();

@@ -37,6 +37,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -89,6 +90,9 @@ constexpr const char* kChannel = "chat_events";
 // by id and read back by the listener.
 constexpr std::size_t kInlineLimit = 7900;
 
+// Recipients remembered by find_recipient; beyond this many the cache starts afresh.
+constexpr std::size_t kRecipientCacheLimit = 65536;
+
 // Accounts read per step of a list scan (see SqliteStore).
 constexpr std::size_t kListChunk = 256;
 
@@ -121,6 +125,11 @@ const pq::Statement kInsertMessages{"insert_messages",
     "SELECT u.*, $6 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bytea[]) "
     "AS u", {Oid::int8_array, Oid::int8_array, Oid::text_array, Oid::text_array,
              Oid::bytea_array, Oid::int8}};
+// The acks of a batch that name ids only, in one statement: (recipient, id) pairs.
+const pq::Statement kAckPairs{"ack_pairs",
+    "DELETE FROM messages m USING unnest($1::bigint[], $2::bigint[]) AS u(r, i) "
+    "WHERE m.recipient_id = u.r AND m.id = u.i RETURNING m.recipient_id, m.id",
+    {Oid::int8_array, Oid::int8_array}};
 const pq::Statement kAck{"ack",
     "DELETE FROM messages WHERE recipient_id = $1 AND (id = ANY($2) OR id <= $3)",
     {Oid::int8, Oid::int8_array, Oid::int8}};
@@ -132,8 +141,11 @@ const pq::Statement kFetch{"fetch",
     "ORDER BY id LIMIT $2) m ON true ORDER BY m.id", {Oid::int8, Oid::int8}};
 const pq::Statement kCount{"count",
     "SELECT count(*) FROM messages WHERE recipient_id = $1", {Oid::int8}};
+// No row when the account is gone.
 const pq::Statement kQueueState{"queue_state",
-    "SELECT count(*), coalesce(max(id), 0) FROM messages WHERE recipient_id = $1", {Oid::int8}};
+    "SELECT (SELECT count(*) FROM messages WHERE recipient_id = $1), "
+    "(SELECT coalesce(max(id), 0) FROM messages WHERE recipient_id = $1) "
+    "FROM accounts WHERE id = $1", {Oid::int8}};
 const pq::Statement kList{"list",
     "SELECT name, name_lower FROM accounts WHERE name_lower > $1 AND name_lower LIKE $2 "
     "ORDER BY name_lower LIMIT $3", {Oid::text, Oid::text, Oid::int8}};
@@ -252,8 +264,9 @@ struct PostgresStore::Impl {
     // One queued write: an append, or (is_ack) an ack.
     struct PendingWrite {
         bool is_ack = false;
-        NewMessage message;  // append
-        AppendDone done;     // append
+        NewMessage message;      // append
+        AppendDone done;         // append
+        bool looked_up = false;  // append: its recipient was read afresh after a miss
         AccountId ack_recipient = 0;
         std::vector<MessageId> ack_ids;
         std::optional<MessageId> ack_up_to;
@@ -304,6 +317,17 @@ struct PostgresStore::Impl {
     // Writer thread.
     void writer_loop();
     std::vector<Outcome> commit_batch(std::vector<PendingWrite>& batch);
+    // An append whose recipient row was gone: true when the name now has another account, which
+    // `write` then names, to be queued again.
+    bool readdress(PendingWrite& write);
+
+    // The recipient cache: lower-cased name -> account, as last read. Every change that can
+    // make an entry wrong (a delete here or elsewhere, lost reports) bumps the generation, so a
+    // read that raced with it is not cached.
+    std::optional<AccountRecord> cached_recipient(std::string_view name_lower, std::uint64_t& gen);
+    void cache_recipient(const AccountRecord& record, std::uint64_t gen);
+    void forget_account(AccountId id);
+    void forget_all_accounts();
 
     // Listener thread.
     bool start_listening(std::string& error);
@@ -323,6 +347,11 @@ struct PostgresStore::Impl {
     std::condition_variable pool_cv_;
     std::vector<std::unique_ptr<pq::Connection>> pool_;
     std::vector<pq::Connection*> idle_;
+
+    // Recipient cache.
+    std::mutex cache_mutex_;
+    std::unordered_map<std::string, AccountRecord> recipients_;
+    std::uint64_t cache_generation_ = 0;
 
     // Writer.
     std::unique_ptr<pq::Connection> writer_conn_;
@@ -560,8 +589,16 @@ void PostgresStore::Impl::writer_loop() {
         }
         std::vector<Outcome> outcomes = commit_batch(batch);
         // Outside every mutex: a callback may call back into this store (not flush).
+        std::size_t requeued = 0;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             PendingWrite& write = batch[i];
+            if (!write.is_ack && !write.looked_up && outcomes[i].message && !*outcomes[i].message &&
+                outcomes[i].message->error().code == Errc::no_such_user && readdress(write)) {
+                std::lock_guard lock(queue_mutex_);
+                pending_.push_back(std::move(write));  // still counted as accepted
+                ++requeued;
+                continue;
+            }
             try {
                 if (write.is_ack) {
                     if (write.ack_done) write.ack_done(std::move(*outcomes[i].acked));
@@ -577,7 +614,7 @@ void PostgresStore::Impl::writer_loop() {
         }
         {
             std::lock_guard lock(queue_mutex_);
-            completed_ += batch.size();
+            completed_ += batch.size() - requeued;
         }
         flushed_cv_.notify_all();
         batch.clear();
@@ -604,33 +641,86 @@ std::vector<PostgresStore::Impl::Outcome> PostgresStore::Impl::commit_batch(
         return fail_all(failure(op, conn, r));
     };
 
-    if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
-    {
-        auto r = conn.exec("BEGIN");
-        // A session the server ended while idle shows only now: BEGIN is safe to retry on a
-        // fresh one.
-        if (!r.ok() && !conn.usable()) {
-            if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
-            r = conn.exec("BEGIN");
-        }
-        if (!r.ok()) return fail_with("begin write batch", r);
-    }
-    in_transaction = true;
-
-    // 1. Lock every recipient's account row, in id order (see the file comment). A recipient
-    //    whose row is gone is deleted: its messages fail alone.
+    // What the batch asks for. Recipients are locked in id order (see the file comment); acks
+    // naming ids only (what clients' auto-ack sends) go in one statement as (recipient, id)
+    // pairs; acks with up_to one statement each.
     std::vector<std::int64_t> recipients;
-    for (const PendingWrite& w : batch) {
+    std::vector<std::int64_t> pair_recipients, pair_ids;
+    std::vector<std::size_t> ranged_acks, appends;  // indexes into batch
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const PendingWrite& w = batch[i];
         recipients.push_back(w.is_ack ? w.ack_recipient : w.message.recipient);
+        if (!w.is_ack) {
+            appends.push_back(i);
+        } else if (w.ack_up_to) {
+            ranged_acks.push_back(i);
+        } else {
+            for (MessageId id : w.ack_ids) {
+                if (id > kMaxStored) continue;
+                pair_recipients.push_back(w.ack_recipient);
+                pair_ids.push_back(static_cast<std::int64_t>(id));
+            }
+        }
     }
     std::sort(recipients.begin(), recipients.end());
     recipients.erase(std::unique(recipients.begin(), recipients.end()), recipients.end());
+
+    // Round trip 1: BEGIN; lock the recipients; the acks; ids for every append (those whose
+    // recipient turns out to be gone leave a gap, as sequences may). The server runs them in
+    // order, so the ids are taken with the rows locked.
+    using Call = pq::Connection::Call;
+    std::vector<Call> calls;
+    std::vector<std::string_view> ops;
+    calls.push_back(Call{.sql = "BEGIN"});
+    ops.push_back("begin write batch");
+    pq::Params lock_params;
+    lock_params.add_int8_array(recipients);
+    calls.push_back(Call{.stmt = &kLockRecipients, .params = &lock_params});
+    ops.push_back("lock recipients");
+    pq::Params pair_params;
+    const bool has_pairs = !pair_ids.empty();
+    if (has_pairs) {
+        pair_params.add_int8_array(pair_recipients).add_int8_array(pair_ids);
+        calls.push_back(Call{.stmt = &kAckPairs, .params = &pair_params});
+        ops.push_back("ack");
+    }
+    std::vector<pq::Params> ranged_params(ranged_acks.size());
+    for (std::size_t k = 0; k < ranged_acks.size(); ++k) {
+        const PendingWrite& w = batch[ranged_acks[k]];
+        std::vector<std::int64_t> ids;
+        for (MessageId id : w.ack_ids) {
+            if (id <= kMaxStored) ids.push_back(static_cast<std::int64_t>(id));
+        }
+        ranged_params[k]
+            .add(w.ack_recipient)
+            .add_int8_array(ids)
+            .add(static_cast<std::int64_t>(std::min(*w.ack_up_to, kMaxStored)));
+        calls.push_back(Call{.stmt = &kAck, .params = &ranged_params[k]});
+        ops.push_back("ack");
+    }
+    pq::Params take_params;
+    if (!appends.empty()) {
+        take_params.add(static_cast<std::int64_t>(appends.size()));
+        calls.push_back(Call{.stmt = &kTakeIds, .params = &take_params});
+        ops.push_back("take message ids");
+    }
+
+    if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
+    auto results = conn.run_pipeline(calls);
+    // A session the server ended while idle shows only now, at BEGIN: nothing ran, so the round
+    // trip is safe to repeat on a fresh one.
+    if (!results[0].ok() && !conn.usable()) {
+        if (auto e = ensure(conn, "connect writer")) return fail_all(*e);
+        results = conn.run_pipeline(calls);
+    }
+    in_transaction = results[0].ok();
+    for (std::size_t k = 0; k < results.size(); ++k) {
+        if (!results[k].ok()) return fail_with(ops[k], results[k]);
+    }
+    std::size_t next = 1;
     std::vector<std::int64_t> present;
     {
-        pq::Params p;
-        p.add_int8_array(recipients);
-        auto r = conn.run(kLockRecipients, p);
-        if (!r.ok()) return fail_with("lock recipients", r);
+        const auto& r = results[next++];
         for (int row = 0; row < r.rows(); ++row) present.push_back(r.int64(row, 0));
     }
     auto exists = [&](AccountId id) {
@@ -638,56 +728,60 @@ std::vector<PostgresStore::Impl::Outcome> PostgresStore::Impl::commit_batch(
     };
 
     std::vector<Outcome> outcomes(batch.size());
-    // 2. Acks, in queue order. They may take effect before the appends of this batch (whose
-    //    messages have no id yet, so no ack names them).
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        PendingWrite& w = batch[i];
-        if (!w.is_ack) continue;
-        std::vector<std::int64_t> ids;
-        for (MessageId id : w.ack_ids) {
-            if (id <= kMaxStored) ids.push_back(static_cast<std::int64_t>(id));
+    if (has_pairs) {
+        // Each removed message is credited, in queue order, to the first ack that named it.
+        const auto& r = results[next++];
+        std::vector<std::pair<std::int64_t, std::int64_t>> removed;
+        for (int row = 0; row < r.rows(); ++row) {
+            removed.emplace_back(r.int64(row, 0), r.int64(row, 1));
         }
-        pq::Params p;
-        p.add(w.ack_recipient).add_int8_array(ids);
-        if (w.ack_up_to) {
-            p.add(static_cast<std::int64_t>(std::min(*w.ack_up_to, kMaxStored)));
-        } else {
-            p.add_null();
-        }
-        auto r = conn.run(kAck, p);
-        if (!r.ok()) return fail_with("ack", r);
-        outcomes[i].acked.emplace(r.affected());
-    }
-
-    // 3. Ids for the appends whose recipient exists, taken now that the rows are locked, and
-    //    given out in queue order.
-    std::vector<std::size_t> stored;  // indexes into batch
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (batch[i].is_ack) continue;
-        if (exists(batch[i].message.recipient)) {
-            stored.push_back(i);
-        } else {
-            outcomes[i].message.emplace(make_error(Errc::no_such_user, "no such user"));
-        }
-    }
-    if (!stored.empty()) {
-        std::vector<std::int64_t> ids;
-        {
-            pq::Params p;
-            p.add(static_cast<std::int64_t>(stored.size()));
-            auto r = conn.run(kTakeIds, p);
-            if (!r.ok() || r.rows() != static_cast<int>(stored.size())) {
-                return fail_with("take message ids", r);
+        std::sort(removed.begin(), removed.end());
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const PendingWrite& w = batch[i];
+            if (!w.is_ack || w.ack_up_to) continue;
+            std::uint64_t credited = 0;
+            for (MessageId id : w.ack_ids) {
+                if (id > kMaxStored) continue;
+                const std::pair<std::int64_t, std::int64_t> key{w.ack_recipient,
+                                                                static_cast<std::int64_t>(id)};
+                auto at = std::lower_bound(removed.begin(), removed.end(), key);
+                if (at == removed.end() || *at != key) continue;
+                removed.erase(at);
+                ++credited;
             }
-            for (int row = 0; row < r.rows(); ++row) ids.push_back(r.int64(row, 0));
+            outcomes[i].acked.emplace(credited);
         }
-        std::sort(ids.begin(), ids.end());
+    } else {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].is_ack && !batch[i].ack_up_to) outcomes[i].acked.emplace(0);
+        }
+    }
+    for (std::size_t index : ranged_acks) outcomes[index].acked.emplace(results[next++].affected());
 
-        // 4. The rows and their reports, committed together.
+    // Round trip 2: the rows and their reports, and COMMIT.
+    std::vector<std::int64_t> ids;
+    if (!appends.empty()) {
+        const auto& r = results[next++];
+        if (r.rows() != static_cast<int>(appends.size())) return fail_with("take message ids", r);
+        for (int row = 0; row < r.rows(); ++row) ids.push_back(r.int64(row, 0));
+        std::sort(ids.begin(), ids.end());
+    }
+    std::vector<std::size_t> stored;  // appends whose recipient exists, in queue order
+    for (std::size_t index : appends) {
+        if (exists(batch[index].message.recipient)) {
+            stored.push_back(index);
+        } else {
+            outcomes[index].message.emplace(make_error(Errc::no_such_user, "no such user"));
+        }
+    }
+    calls.clear();
+    ops.clear();
+    pq::Params insert_params, notify_params;
+    std::vector<std::string> payloads;
+    if (!stored.empty()) {
         const std::int64_t sent_at = now_ms();
         std::vector<std::int64_t> to_ids;
         std::vector<std::string_view> senders, names, bodies;
-        std::vector<std::string> payloads;
         for (std::size_t k = 0; k < stored.size(); ++k) {
             const NewMessage& m = batch[stored[k]].message;
             to_ids.push_back(m.recipient);
@@ -698,33 +792,88 @@ std::vector<PostgresStore::Impl::Outcome> PostgresStore::Impl::commit_batch(
             payloads.push_back(message_payload(options_.node_name, m.recipient, message));
             outcomes[stored[k]].message.emplace(std::move(message));
         }
-        {
-            pq::Params p;
-            p.add_int8_array(ids)
-                .add_int8_array(to_ids)
-                .add_text_array(senders)
-                .add_text_array(names)
-                .add_bytea_array(bodies)
-                .add(sent_at);
-            auto r = conn.run(kInsertMessages, p);
-            if (!r.ok()) return fail_with("insert messages", r);
-        }
-        {
-            std::vector<std::string_view> views(payloads.begin(), payloads.end());
-            pq::Params p;
-            p.add_text_array(views);
-            auto r = conn.run(kNotifyAll, p);
-            if (!r.ok()) return fail_with("notify messages", r);
-        }
+        ids.resize(stored.size());
+        insert_params.add_int8_array(ids)
+            .add_int8_array(to_ids)
+            .add_text_array(senders)
+            .add_text_array(names)
+            .add_bytea_array(bodies)
+            .add(sent_at);
+        calls.push_back(Call{.stmt = &kInsertMessages, .params = &insert_params});
+        ops.push_back("insert messages");
+        const std::vector<std::string_view> views(payloads.begin(), payloads.end());
+        notify_params.add_text_array(views);
+        calls.push_back(Call{.stmt = &kNotifyAll, .params = &notify_params});
+        ops.push_back("notify messages");
     }
-
-    if (options_.before_commit) options_.before_commit();
-    auto r = conn.exec("COMMIT");
-    in_transaction = false;
-    // A COMMIT whose answer was lost may or may not have committed: reported as a failure,
-    // never as stored.
-    if (!r.ok()) return fail_with("commit write batch", r);
+    if (options_.before_commit) {
+        // The test hook runs with the rows written and the transaction still open.
+        if (!calls.empty()) {
+            results = conn.run_pipeline(calls);
+            for (std::size_t k = 0; k < results.size(); ++k) {
+                if (!results[k].ok()) return fail_with(ops[k], results[k]);
+            }
+            calls.clear();
+            ops.clear();
+        }
+        options_.before_commit();
+    }
+    calls.push_back(Call{.sql = "COMMIT"});
+    ops.push_back("commit write batch");
+    results = conn.run_pipeline(calls);
+    for (std::size_t k = 0; k < results.size(); ++k) {
+        // A COMMIT whose answer was lost may or may not have committed: reported as a failure,
+        // never as stored.
+        if (!results[k].ok()) return fail_with(ops[k], results[k]);
+    }
     return outcomes;
+}
+
+bool PostgresStore::Impl::readdress(PendingWrite& write) {
+    write.looked_up = true;
+    forget_account(write.message.recipient);
+    pq::Connection& conn = *writer_conn_;
+    if (ensure(conn, "find recipient")) return false;
+    pq::Params p;
+    p.add(to_lower_ascii(write.message.to));
+    auto r = read(conn, kFindAccount, p);
+    if (!r.ok() || r.rows() == 0) return false;  // gone (or unknown now): no_such_user stands
+    const AccountId now = r.int64(0, 0);
+    if (now == write.message.recipient) return false;
+    write.message.recipient = now;
+    write.message.to = std::string(r.text(0, 1));
+    return true;
+}
+
+// --- Recipient cache ---
+
+std::optional<AccountRecord> PostgresStore::Impl::cached_recipient(std::string_view name_lower,
+                                                                   std::uint64_t& gen) {
+    std::lock_guard lock(cache_mutex_);
+    gen = cache_generation_;
+    if (auto it = recipients_.find(std::string(name_lower)); it != recipients_.end()) {
+        return it->second;
+    }
+    return std::nullopt;
+}
+
+void PostgresStore::Impl::cache_recipient(const AccountRecord& record, std::uint64_t gen) {
+    std::lock_guard lock(cache_mutex_);
+    if (gen != cache_generation_) return;  // something was forgotten since the read began
+    if (recipients_.size() >= kRecipientCacheLimit) recipients_.clear();
+    recipients_.insert_or_assign(to_lower_ascii(record.name), record);
+}
+
+void PostgresStore::Impl::forget_account(AccountId id) {
+    std::lock_guard lock(cache_mutex_);
+    ++cache_generation_;
+    std::erase_if(recipients_, [id](const auto& entry) { return entry.second.id == id; });
+}
+
+void PostgresStore::Impl::forget_all_accounts() {
+    std::lock_guard lock(cache_mutex_);
+    ++cache_generation_;
+    recipients_.clear();
 }
 
 // --- Listener ---
@@ -784,7 +933,8 @@ void PostgresStore::Impl::listener_loop() {
             lost = false;
             log::write(log::Level::info, "store", "listening on postgres again",
                        log::Fields().add("db", label_).str());
-            // Whatever was reported while we were away is gone.
+            // Whatever was reported while we were away is gone, deletes among it.
+            forget_all_accounts();
             report([](StoreEvents& e) { e.resync(); });
             continue;
         }
@@ -819,6 +969,7 @@ void PostgresStore::Impl::handle_notification(std::string_view payload) {
     const auto id = parse_int<std::int64_t>(f[2]);
     if (!id) return;
     if (f[0] == "d") {
+        forget_account(*id);
         report([&](StoreEvents& e) { e.deleted_elsewhere(*id); });
         return;
     }
@@ -915,7 +1066,17 @@ Result<bool> PostgresStore::delete_account(AccountId id) {
         if (auto r = conn->run(kNotify, n); !r.ok()) return abort("notify delete", r);
     }
     if (auto r = conn->exec("COMMIT"); !r.ok()) return d.failure("commit delete account", *conn, r);
+    d.forget_account(id);
     return true;
+}
+
+Result<std::optional<AccountRecord>> PostgresStore::find_recipient(std::string_view name_lower) {
+    auto& d = *impl_;
+    std::uint64_t gen = 0;
+    if (auto hit = d.cached_recipient(name_lower, gen)) return std::optional<AccountRecord>{*hit};
+    auto found = find_account(name_lower);
+    if (found && found->has_value()) d.cache_recipient(**found, gen);
+    return found;
 }
 
 void PostgresStore::append_message(NewMessage message, AppendDone done) {
@@ -1006,7 +1167,11 @@ Result<QueueState> PostgresStore::queue_state(AccountId recipient) {
     pq::Params p;
     p.add(recipient);
     auto r = d.read(*conn, kQueueState, p);
-    if (!r.ok() || r.rows() != 1) return d.failure("read queue state", *conn, r);
+    if (!r.ok() || r.rows() > 1) return d.failure("read queue state", *conn, r);
+    if (r.rows() == 0) {
+        d.forget_account(recipient);
+        return make_error(Errc::no_such_user, "no such user");
+    }
     return QueueState{static_cast<std::uint64_t>(r.int64(0, 0)),
                       static_cast<MessageId>(r.int64(0, 1))};
 }

@@ -211,19 +211,83 @@ PgResult Connection::exec(const char* sql) {
     return PgResult{PQexec(conn_, sql)};
 }
 
+bool Connection::prepare(const Statement& stmt, PgResult& failure) {
+    if (prepared_.contains(stmt.name)) return true;
+    std::vector<::Oid> types;
+    types.reserve(stmt.types.size());
+    for (Oid t : stmt.types) types.push_back(static_cast<::Oid>(t));
+    PgResult prepared{
+        PQprepare(conn_, stmt.name, stmt.sql, static_cast<int>(types.size()), types.data())};
+    if (!prepared.ok()) {
+        failure = std::move(prepared);
+        return false;
+    }
+    prepared_.insert(stmt.name);
+    return true;
+}
+
 PgResult Connection::run(const Statement& stmt, const Params& params) {
     if (conn_ == nullptr) return PgResult{};
-    if (!prepared_.contains(stmt.name)) {
-        std::vector<::Oid> types;
-        types.reserve(stmt.types.size());
-        for (Oid t : stmt.types) types.push_back(static_cast<::Oid>(t));
-        PgResult prepared{
-            PQprepare(conn_, stmt.name, stmt.sql, static_cast<int>(types.size()), types.data())};
-        if (!prepared.ok()) return prepared;
-        prepared_.insert(stmt.name);
-    }
+    if (PgResult failure; !prepare(stmt, failure)) return failure;
     return PgResult{PQexecPrepared(conn_, stmt.name, params.size(), params.values(),
                                    params.lengths(), params.formats(), 0)};
+}
+
+std::vector<PgResult> Connection::run_pipeline(const std::vector<Call>& calls) {
+    std::vector<PgResult> results(calls.size());
+    if (conn_ == nullptr) return results;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        if (calls[i].stmt == nullptr) continue;
+        if (PgResult failure; !prepare(*calls[i].stmt, failure)) {
+            results[i] = std::move(failure);
+            return results;
+        }
+    }
+    if (PQenterPipelineMode(conn_) == 0) return results;
+    static const Params kNone;
+    bool sent = true;
+    for (const Call& call : calls) {
+        const Params& p = call.params != nullptr ? *call.params : kNone;
+        const int queued =
+            call.stmt != nullptr
+                ? PQsendQueryPrepared(conn_, call.stmt->name, p.size(), p.values(), p.lengths(),
+                                      p.formats(), 0)
+                : PQsendQueryParams(conn_, call.sql, 0, nullptr, nullptr, nullptr, nullptr, 0);
+        if (queued == 0) {
+            sent = false;
+            break;
+        }
+    }
+    if (!sent || PQpipelineSync(conn_) == 0) {
+        close();  // the session's state is unknown: a fresh one is opened on next use
+        return results;
+    }
+    // Each call's result, then a null that ends it; the sync's result last.
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        PGresult* r = PQgetResult(conn_);
+        if (r == nullptr) {
+            close();
+            return results;
+        }
+        results[i] = PgResult{r};
+        while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+        if (PQstatus(conn_) != CONNECTION_OK) {
+            close();
+            return results;
+        }
+    }
+    for (;;) {
+        PGresult* r = PQgetResult(conn_);
+        if (r == nullptr) {
+            if (PQstatus(conn_) != CONNECTION_OK) close();
+            break;
+        }
+        const bool synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (synced) break;
+    }
+    if (conn_ != nullptr && PQexitPipelineMode(conn_) == 0) close();
+    return results;
 }
 
 std::string Connection::error_message() const {

@@ -115,6 +115,19 @@ class Connection {
     PgResult exec(const char* sql);
     // Runs `stmt`, preparing it on this connection first if needed.
     PgResult run(const Statement& stmt, const Params& params = {});
+
+    // One step of a pipeline: a prepared statement with its parameters, or (stmt null) a
+    // parameterless command such as BEGIN or COMMIT.
+    struct Call {
+        const Statement* stmt = nullptr;
+        const Params* params = nullptr;
+        const char* sql = nullptr;
+    };
+    // Sends every call at once in libpq's pipeline mode and reads their results: one round trip
+    // for all of them. One result per call, in order; after a failed call the rest are
+    // PGRES_PIPELINE_ABORTED (not ok), and if the connection breaks the rest are empty results.
+    // Statements not yet prepared on this session are prepared first.
+    std::vector<PgResult> run_pipeline(const std::vector<Call>& calls);
     // libpq's last message on this connection, first line only.
     std::string error_message() const;
     const std::string& label() const noexcept { return label_; }
@@ -128,6 +141,8 @@ class Connection {
     void attempt_succeeded() noexcept { backoff_ = {}; }
 
    private:
+    bool prepare(const Statement& stmt, PgResult& failure);
+
     std::string conninfo_;
     std::string label_;
     PGconn* conn_ = nullptr;
