@@ -62,7 +62,7 @@ endfunction()
 _chat_install_component(core chat_core)
 _chat_install_component(store_postgres chat_store_postgres)
 _chat_install_component(transport chat_transport)
-_chat_install_component(json chat_transport_json)
+_chat_install_component(json chat_json_frames chat_transport_json)
 _chat_install_component(grpc chat_proto chat_transport_grpc)
 _chat_install_component(transports chat_transports)
 
