@@ -4,6 +4,8 @@
 
 #include <future>
 
+#include "chat/validation.hpp"
+
 namespace chat::json_transport {
 
 namespace asio = boost::asio;
@@ -28,8 +30,10 @@ Result<Message> decode_sent(Result<json::object> reply) {
 
 }  // namespace
 
-FrameClient::FrameClient(ClientConfig config, const char* callback_thread)
-    : config_(std::move(config)), delivery_(config_.auto_ack, callback_thread) {
+FrameClient::FrameClient(ClientConfig config, const char* callback_thread, bool text_only)
+    : config_(std::move(config)),
+      text_only_(text_only),
+      delivery_(config_.auto_ack, callback_thread) {
     // One ack for a batch of handed-over pushes; its reply (or failure) ends the batch.
     delivery_.set_ack_sender([this](std::vector<MessageId> ids, std::function<void()> done) {
         submit(request("ack", ack_fields(ids, std::nullopt)),
@@ -82,12 +86,13 @@ Result<HelloInfo> FrameClient::hello(int version) {
 }
 
 Result<void> FrameClient::create_account(std::string_view username, std::string_view password) {
-    return no_fields(
-        call(request("create_account", {{"username", username}, {"password", password}})));
+    return no_fields(call(
+        request("create_account", {{"username", text(username)}, {"password", text(password)}})));
 }
 
 Result<LoginResult> FrameClient::login(std::string_view username, std::string_view password) {
-    auto reply = call(request("login", {{"username", username}, {"password", password}}));
+    auto reply =
+        call(request("login", {{"username", text(username)}, {"password", text(password)}}));
     if (!reply.ok()) return reply.error();
     FieldReader in(*reply);
     LoginResult result;
@@ -100,7 +105,7 @@ Result<LoginResult> FrameClient::login(std::string_view username, std::string_vi
 Result<void> FrameClient::logout() { return no_fields(call(request("logout", {}))); }
 
 Result<Message> FrameClient::send(std::string_view to, std::string_view body) {
-    return decode_sent(call(request("send", {{"to", to}, {"body", body}})));
+    return decode_sent(call(request("send", {{"to", text(to)}, {"body", text(body)}})));
 }
 
 void FrameClient::send_async(std::string_view to, std::string_view body,
@@ -109,9 +114,9 @@ void FrameClient::send_async(std::string_view to, std::string_view body,
     std::string frame;
     frame.reserve(48 + to.size() + body.size());
     frame.append("{\"op\":\"send\",\"to\":");
-    append_json_string(frame, to);
+    append_json_string(frame, text(to));
     frame.append(",\"body\":");
-    append_json_string(frame, body);
+    append_json_string(frame, text(body));
     submit_encoded(std::move(frame),
                    [this, done = std::move(done)](Result<json::object> reply) mutable {
                        if (!done) return;
@@ -152,9 +157,9 @@ Result<std::uint64_t> FrameClient::ack(const std::vector<MessageId>& ids,
 Result<AccountPage> FrameClient::list_accounts(std::string_view pattern, std::uint64_t limit,
                                                std::string_view after) {
     json::object fields;
-    if (!pattern.empty()) fields.emplace("pattern", pattern);
+    if (!pattern.empty()) fields.emplace("pattern", text_value(pattern));
     if (limit != 0) fields.emplace("limit", limit);
-    if (!after.empty()) fields.emplace("after", after);
+    if (!after.empty()) fields.emplace("after", text_value(after));
     auto reply = call(request("list_accounts", std::move(fields)));
     if (!reply.ok()) return reply.error();
     FieldReader in(*reply);
@@ -168,7 +173,21 @@ Result<AccountPage> FrameClient::list_accounts(std::string_view pattern, std::ui
 }
 
 Result<void> FrameClient::delete_account(std::string_view password) {
-    return no_fields(call(request("delete_account", {{"password", password}})));
+    return no_fields(call(request("delete_account", {{"password", text(password)}})));
+}
+
+std::string_view FrameClient::text(std::string_view field) const {
+    // Empty breaks the rule of every field the core checks itself (username, password, to,
+    // body), so the server answers with that field's code, in its own order of checks.
+    if (text_only_ && !is_valid_utf8(field)) return {};
+    return field;
+}
+
+json::value FrameClient::text_value(std::string_view field) const {
+    // A field the server only reads as text (pattern, after): a number is the wrong type, a
+    // bad_request as text that is not UTF-8 would be.
+    if (text_only_ && !is_valid_utf8(field)) return 0;
+    return json::value(field);
 }
 
 json::object FrameClient::request(std::string_view op, json::object fields) {

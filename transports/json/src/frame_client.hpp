@@ -30,8 +30,11 @@ namespace chat::json_transport {
 
 class FrameClient : public Client {
    public:
-    // `callback_thread`: the name of the Delivery's thread.
-    FrameClient(ClientConfig config, const char* callback_thread);
+    // `callback_thread`: the name of the Delivery's thread. `text_only`: the wire carries only
+    // valid UTF-8 (WebSocket text messages), so text that is not is never sent: a stand-in that
+    // breaks the same rule goes instead, and the server answers with the code it gives such
+    // text over JSON Lines (docs/protocol.md, "Requests").
+    FrameClient(ClientConfig config, const char* callback_thread, bool text_only = false);
     // A subclass must call close() in its own destructor: the hooks are gone after it.
     ~FrameClient() override = default;
     FrameClient(const FrameClient&) = delete;
@@ -91,6 +94,9 @@ class FrameClient : public Client {
    private:
     using ReplyHandler = PendingRequests::ReplyHandler;
 
+    // What goes on the wire for a text argument (see text_only).
+    std::string_view text(std::string_view field) const;
+    json::value text_value(std::string_view field) const;
     static json::object request(std::string_view op, json::object fields);
     static json::object ack_fields(const std::vector<MessageId>& ids,
                                    std::optional<MessageId> up_to);
@@ -103,6 +109,7 @@ class FrameClient : public Client {
     void on_event(std::string_view event, const json::object& object);
 
     const ClientConfig config_;
+    const bool text_only_;
     boost::asio::io_context ioc_;
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
     std::thread io_thread_;
