@@ -71,7 +71,7 @@ TEST_CASE("Bad frames get the JSON transport's errors and the connection stays o
     CHECK(hello->at("id").as_int64() == 5);
 }
 
-TEST_CASE("A binary message gets bad_request, then close 1003") {
+TEST_CASE("A binary message gets bad_request then close 1003") {
     WsChatd chatd;
     RawWs ws;
     REQUIRE(ws.connect(chatd.port) == "");
@@ -105,7 +105,7 @@ TEST_CASE("A text message that is not UTF-8 is closed with 1007") {
               "login", 1, {{"username", "utf8_victim"}, {"password", "pw-utf8_victim"}}))) == "");
 }
 
-TEST_CASE("A message over max_frame gets frame_too_large after the replies before it, then 1009") {
+TEST_CASE("A message over max_frame gets frame_too_large after the replies before it then 1009") {
     WsChatd chatd({"--max-frame", "1024"});
     RawWs ws;
     REQUIRE(ws.connect(chatd.port) == "");
@@ -178,7 +178,7 @@ TEST_CASE("Many requests in flight are answered in request order") {
     }
 }
 
-TEST_CASE("A client that never reads is dropped, its queue bounded; nothing acked is lost") {
+TEST_CASE("A client that never reads is dropped with its queue bounded and nothing acked is lost") {
     WsChatd chatd({"--max-outbound-bytes", "65536", "--write-stall-timeout", "2"});
     RawWs bob;
     // A small receive buffer, so that the server's outbound queue is what fills up.

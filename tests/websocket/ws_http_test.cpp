@@ -61,7 +61,7 @@ TEST_CASE("An upgrade from a foreign Origin is refused with 403 before it happen
     }
 }
 
-TEST_CASE("--ws-allowed-origin admits the origins it lists, and only those") {
+TEST_CASE("The flag --ws-allowed-origin admits the origins it lists and only those") {
     WsChatd chatd({"--ws-allowed-origin", "https://chat.example.org", "--ws-allowed-origin",
                    "https://a.example, https://b.example"});
     for (const char* origin :
@@ -150,7 +150,7 @@ TEST_CASE("Plain GETs serve --web-root with content types and security headers")
     CHECK(error_code(ws.call(request("hello", 1))) == "");
 }
 
-TEST_CASE("Without --web-root a GET gets the built-in page, or 404 when there is none") {
+TEST_CASE("Without --web-root a GET gets the built-in page or 404 when there is none") {
     WsChatd chatd;
     auto index = http_request(chatd.port, http::verb::get, "/");
     REQUIRE(index);
@@ -162,7 +162,7 @@ TEST_CASE("Without --web-root a GET gets the built-in page, or 404 when there is
     CHECK(traversal->body().find("root:") == std::string::npos);
 }
 
-TEST_CASE("chatd refuses a --web-root that is no directory, and the web flags without ws") {
+TEST_CASE("chatd refuses a --web-root that is no directory and the web flags without ws") {
     e2e::ChatdProcess bad_root({"--store", "memory", "--transport", "ws", "--ws-port", "0",
                                 "--web-root", "/nonexistent/chat-web"});
     CHECK(bad_root.wait_exit() != 0);

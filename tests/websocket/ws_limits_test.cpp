@@ -94,7 +94,7 @@ TEST_CASE("Connections beyond --max-connections-per-address get server_busy") {
     CHECK(second.read().close_code == 1013);
 }
 
-TEST_CASE("Keepalive: a peer that answers no ping is dropped, a reading one stays") {
+TEST_CASE("Keepalive: a peer that answers no ping is dropped while a reading one stays") {
     WsChatd chatd({"--transport-setting", "idle_timeout_ms=600"});
     // This one never reads, so it never answers the server's pings.
     RawWs silent;
