@@ -47,6 +47,15 @@ TEST_CASE("A text message is one frame: replies carry the op's fields and echo t
     REQUIRE(multi);
     CHECK(multi->at("id").as_string() == "multi");
     CHECK(error_code(multi) == "");
+    // chatd shuts down cleanly with a WebSocket (and a logged-in one) still open.
+    RawWs logged_in;
+    REQUIRE(logged_in.connect(chatd.port) == "");
+    REQUIRE(error_code(logged_in.call(
+                request("create_account", 1, {{"username", "stays"}, {"password", "pw"}}))) == "");
+    REQUIRE(error_code(logged_in.call(
+                request("login", 2, {{"username", "stays"}, {"password", "pw"}}))) == "");
+    CHECK(chatd.process.stop(SIGTERM) == 0);
+    CHECK(logged_in.read().kind != Kind::message);
 }
 
 TEST_CASE("Bad frames get the JSON transport's errors and the connection stays open") {
