@@ -12,12 +12,15 @@
 #   core        chat::core               SQLite3, libsodium, Threads
 #   store_postgres chat::store_postgres  libpq (pkg-config); needs core
 #   transport   chat::transport          the seam (ServerTransport, Client, registry); needs core
-#   json        chat::transport_json     Boost 1.81 (json), OpenSSL; needs transport
+#   json        chat::json_frames,       Boost 1.81 (json), OpenSSL; needs transport
+#               chat::transport_json     (json_frames: the JSON frames shared with websocket)
 #   grpc        chat::proto,             Protobuf, gRPC; needs transport
 #               chat::transport_grpc
+#   websocket   chat::transport_ws,      Boost.Beast (headers), OpenSSL; needs json
+#               chat::web_assets         (the embedded page, when it was built)
 #   transports  chat::transports         chat::builtin_transports(); our libraries are static,
 #                                        so its private links to the adapters reach the consumer:
-#                                        needs json, and grpc when it was built
+#                                        needs json, and grpc and websocket when they were built
 # The programs (chatd, chat, chat-bench), when built, go to bin/ as install component `apps`.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -62,8 +65,9 @@ endfunction()
 _chat_install_component(core chat_core)
 _chat_install_component(store_postgres chat_store_postgres)
 _chat_install_component(transport chat_transport)
-_chat_install_component(json chat_transport_json)
+_chat_install_component(json chat_json_frames chat_transport_json)
 _chat_install_component(grpc chat_proto chat_transport_grpc)
+_chat_install_component(websocket chat_web_assets chat_transport_ws)
 _chat_install_component(transports chat_transports)
 
 # Public headers, each with the component whose library defines what it declares. No public
@@ -97,6 +101,11 @@ if(TARGET chat_transport_grpc)
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT grpc
     FILES_MATCHING PATTERN "*.hpp")
 endif()
+if(TARGET chat_transport_ws)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/transports/websocket/include/
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT websocket
+    FILES_MATCHING PATTERN "*.hpp")
+endif()
 
 # The programs.
 foreach(app chatd chat chat-bench)
@@ -112,6 +121,9 @@ if(TARGET chat_transport_json)
 endif()
 if(TARGET chat_transport_grpc)
   list(APPEND CHATCORE_TRANSPORTS_NEEDS grpc)
+endif()
+if(TARGET chat_transport_ws)
+  list(APPEND CHATCORE_TRANSPORTS_NEEDS websocket)
 endif()
 
 configure_package_config_file(

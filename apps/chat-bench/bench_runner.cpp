@@ -257,7 +257,7 @@ WindowResult measure_window(LoadGenerator& load, const BenchOptions& options,
 
 std::vector<std::string> served_transports() {
     std::vector<std::string> names;
-    for (const char* name : {"json", "grpc"}) {
+    for (const char* name : {"json", "grpc", "ws"}) {
         if (builtin_transports().find(name) != nullptr) names.emplace_back(name);
     }
     return names;

@@ -1,6 +1,7 @@
 // IdleClients: N logged-in clients that hold their push stream and do nothing else, so the
 // server's memory per idle client can be read and a load can run beside them (--idle N).
 // They are lean on purpose (no threads per client): for JSON a raw socket that logged in; for
+// WebSocket a raw Beast WebSocket on a blocking socket; for
 // gRPC a channel with an open Subscribe stream driven by gRPC's asynchronous API on a completion
 // queue of their own. What the server
 // holds per client is the same as for a chat::Client that sits idle.
@@ -34,6 +35,9 @@ class IdleClients {
 std::unique_ptr<IdleClients> make_idle_clients(const std::string& transport,
                                                const Endpoint& endpoint,
                                                const std::string& name_prefix);
+// The WebSocket ones (idle_ws.cpp, built with the WebSocket transport only).
+std::unique_ptr<IdleClients> make_idle_ws_clients(const Endpoint& endpoint,
+                                                  const std::string& name_prefix);
 // The gRPC ones (idle_grpc.cpp, built with gRPC only).
 std::unique_ptr<IdleClients> make_idle_grpc_clients(const Endpoint& endpoint,
                                                     const std::string& name_prefix);

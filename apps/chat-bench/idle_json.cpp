@@ -69,6 +69,9 @@ std::unique_ptr<IdleClients> make_idle_clients(const std::string& transport,
                                                const Endpoint& endpoint,
                                                const std::string& name_prefix) {
     if (transport == "json") return std::make_unique<IdleJsonClients>(endpoint, name_prefix);
+#ifdef CHAT_BENCH_WITH_WS
+    if (transport == "ws") return make_idle_ws_clients(endpoint, name_prefix);
+#endif
 #ifdef CHAT_BENCH_WITH_GRPC
     if (transport == "grpc") return make_idle_grpc_clients(endpoint, name_prefix);
 #endif

@@ -39,7 +39,7 @@ bool parse_server(const std::string& text, const std::vector<std::string>& trans
     } else if (transports.size() == 1) {
         name = transports.front();
     } else {
-        error = "--server " + text + ": say which transport (json=HOST:PORT or grpc=HOST:PORT)";
+        error = "--server " + text + ": say which transport (json=, grpc= or ws=HOST:PORT)";
         return false;
     }
     const auto colon = address.rfind(':');
@@ -110,13 +110,14 @@ int main(int argc, char** argv) {
     std::string csv_path;
     bool quiet = false;
     app.option_defaults()->always_capture_default();
-    app.add_option("--transport", transport, "json, grpc or both")
-        ->check(CLI::IsMember({"json", "grpc", "both"}));
+    app.add_option("--transport", transport,
+                   "json, grpc, ws, both (json and grpc) or all (every one built in)")
+        ->check(CLI::IsMember({"json", "grpc", "ws", "both", "all"}));
     app.add_flag("--spawn", o.spawn,
                  "Start chatd (next to chat-bench, or --chatd) on ephemeral loopback ports, rate "
                  "limit off; stop it at the end");
     app.add_option("--server", servers,
-                   "A running server: [json=|grpc=]HOST:PORT (repeat for both transports)");
+                   "A running server: [json=|grpc=|ws=]HOST:PORT (repeat for each transport)");
     app.add_option("--server-pid", o.server_pid,
                    "Pid of the running server, to report its CPU and memory");
     app.add_option("--chatd", o.chatd_path, "The chatd binary for --spawn");
@@ -189,6 +190,10 @@ int main(int argc, char** argv) {
     };
     if (transport == "both") {
         o.transports = {"json", "grpc"};
+    } else if (transport == "all") {
+        for (const char* name : {"json", "grpc", "ws"}) {
+            if (chat::builtin_transports().find(name) != nullptr) o.transports.emplace_back(name);
+        }
     } else {
         o.transports = {transport};
     }

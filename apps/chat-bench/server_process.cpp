@@ -64,6 +64,8 @@ ServerProcess::ServerProcess(SpawnOptions options) : options_(std::move(options)
                                      "0",
                                      "--grpc-port",
                                      "0",
+                                     "--ws-port",
+                                     "0",
                                      "--store",
                                      options_.store,
                                      "--rate-limit",

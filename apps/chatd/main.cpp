@@ -46,6 +46,10 @@ struct Options {
     std::string listen = "127.0.0.1";
     std::uint16_t json_port = 7400;
     std::uint16_t grpc_port = 7401;
+    std::uint16_t ws_port = 7402;
+    // The WebSocket transport's page and Origin rule (its settings web_root, allowed_origins).
+    std::string web_root;
+    std::vector<std::string> ws_allowed_origins;
     std::string store = "sqlite";
     std::string db = "./chatd.db";
     std::string sync = "normal";
@@ -99,6 +103,7 @@ std::string join(const std::vector<std::string>& names) {
 std::uint16_t port_for(const Options& options, const chat::TransportInfo& info) {
     if (info.name == "json") return options.json_port;
     if (info.name == "grpc") return options.grpc_port;
+    if (info.name == "ws") return options.ws_port;
     return info.default_port;
 }
 
@@ -113,6 +118,18 @@ void add_flags(CLI::App& app, Options& o) {
         ->envname("CHATD_JSON_PORT");
     app.add_option("--grpc-port", o.grpc_port, "TCP port of the gRPC transport (0: any free)")
         ->envname("CHATD_GRPC_PORT");
+    app.add_option("--ws-port", o.ws_port,
+                   "TCP port of the WebSocket transport and its web page (0: any free)")
+        ->envname("CHATD_WS_PORT");
+    app.add_option("--web-root", o.web_root,
+                   "Directory the WebSocket port serves the web page from (default: the page "
+                   "built into chatd, if any)")
+        ->envname("CHATD_WEB_ROOT");
+    app.add_option("--ws-allowed-origin", o.ws_allowed_origins,
+                   "Origin (scheme://host[:port]) whose pages may open a WebSocket besides the "
+                   "page's own; repeatable or comma separated, * for any (default: only the "
+                   "page's own)")
+        ->envname("CHATD_WS_ALLOWED_ORIGIN");
     // postgres stays a valid choice in a build without it, so that the refusal can say why.
     app.add_option("--store", o.store,
                    std::string("Where state lives: sqlite (durable, one node), memory (volatile) "
@@ -253,6 +270,28 @@ int apply_transport_settings(const Options& o,
     return 0;
 }
 
+// --web-root and --ws-allowed-origin are the WebSocket transport's settings web_root and
+// allowed_origins, under flags of their own. Returns the exit code of a refusal, or 0.
+int apply_ws_flags(const Options& o, const std::vector<const chat::TransportInfo*>& chosen,
+                   std::vector<chat::TransportSettings>& settings) {
+    if (o.web_root.empty() && o.ws_allowed_origins.empty()) return 0;
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+        if (chosen[i]->name != "ws") continue;
+        if (!o.web_root.empty()) settings[i]["web_root"] = o.web_root;
+        if (!o.ws_allowed_origins.empty()) {
+            std::string origins;
+            for (const auto& item : o.ws_allowed_origins) {
+                origins += (origins.empty() ? "" : ",") + item;
+            }
+            settings[i]["allowed_origins"] = origins;
+        }
+        return 0;
+    }
+    std::fprintf(stderr, "chatd: %s needs the ws transport (--transport=...,ws)\n",
+                 o.web_root.empty() ? "--ws-allowed-origin" : "--web-root");
+    return kExitUsage;
+}
+
 // The TLS flags come as a pair; the files must be readable before anything starts. Returns the
 // exit code of a failure, or 0.
 int check_tls_flags(const Options& o) {
@@ -387,6 +426,7 @@ int run(Options o, sigset_t& stop_signals) {
     if (int code = check_tls_flags(o); code != 0) return code;
     std::vector<chat::TransportSettings> settings;
     if (int code = apply_transport_settings(o, chosen, settings); code != 0) return code;
+    if (int code = apply_ws_flags(o, chosen, settings); code != 0) return code;
 
     if (int code = check_store_flags(o); code != 0) return code;
 

@@ -25,9 +25,9 @@ using test::TestServerOptions;
 // The transport this executable tests; fixed per executable by the build.
 const std::string& transport_under_test();
 
-// True when one connection carries at most one session (JSON Lines). With gRPC every login makes
-// a new session, so a second login on one client is not an error there.
-inline bool one_session_per_connection() { return transport_under_test() == "json"; }
+// True when one connection carries at most one session (JSON Lines, WebSocket). With gRPC every
+// login makes a new session, so a second login on one client is not an error there.
+inline bool one_session_per_connection() { return transport_under_test() != "grpc"; }
 
 // The outcome of a call as its wire code ("ok" for success) plus the error's text. Compares by
 // code only, and prints both, so CHECK(code_of(r) == "no_such_user") explains a failure.

@@ -8,6 +8,9 @@
 #ifdef CHAT_HAVE_GRPC
 #include "chat/grpc/grpc_transport.hpp"
 #endif
+#ifdef CHAT_HAVE_WEBSOCKET
+#include "chat/websocket/ws_transport.hpp"
+#endif
 
 namespace chat {
 
@@ -19,6 +22,9 @@ const TransportRegistry& builtin_transports() {
 #endif
 #ifdef CHAT_HAVE_GRPC
         grpc_transport::register_transport(r);
+#endif
+#ifdef CHAT_HAVE_WEBSOCKET
+        ws_transport::register_transport(r);
 #endif
         return r;
     }();

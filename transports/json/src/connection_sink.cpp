@@ -2,12 +2,12 @@
 #include "connection_sink.hpp"
 
 #include "codec.hpp"
-#include "json_connection.hpp"
+#include "frame_connection.hpp"
 
 namespace chat::json_transport {
 
 void ConnectionSink::deliver(const Message& message) {
-    std::shared_ptr<Connection> target;
+    std::shared_ptr<FrameConnection> target;
     {
         std::lock_guard lock(mutex_);
         if (detached_ || batch_.overflow) return;
@@ -18,7 +18,7 @@ void ConnectionSink::deliver(const Message& message) {
 }
 
 void ConnectionSink::logged_out(LogoutReason reason) {
-    std::shared_ptr<Connection> target;
+    std::shared_ptr<FrameConnection> target;
     {
         std::lock_guard lock(mutex_);
         if (detached_) return;
@@ -29,7 +29,7 @@ void ConnectionSink::logged_out(LogoutReason reason) {
     if (target) target->post_sink_drain(shared_from_this());
 }
 
-std::shared_ptr<Connection> ConnectionSink::drain_target_locked() {
+std::shared_ptr<FrameConnection> ConnectionSink::drain_target_locked() {
     if (inbox_.size() > limit_) {
         // Nobody reads this connection; what piled up is dropped with it (and stays queued).
         batch_.overflow = true;

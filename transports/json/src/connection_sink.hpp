@@ -17,7 +17,7 @@
 
 namespace chat::json_transport {
 
-class Connection;
+class FrameConnection;
 
 class ConnectionSink final : public Sink, public std::enable_shared_from_this<ConnectionSink> {
    public:
@@ -26,7 +26,7 @@ class ConnectionSink final : public Sink, public std::enable_shared_from_this<Co
         bool overflow = false;      // the inbox outgrew the outbound limit: a slow reader
     };
 
-    ConnectionSink(std::weak_ptr<Connection> connection, std::size_t limit)
+    ConnectionSink(std::weak_ptr<FrameConnection> connection, std::size_t limit)
         : connection_(std::move(connection)), limit_(limit) {}
 
     void deliver(const Message& message) override;
@@ -37,10 +37,10 @@ class ConnectionSink final : public Sink, public std::enable_shared_from_this<Co
 
    private:
     // After appending, with `mutex_` held: the connection to post a drain to, if one is needed.
-    std::shared_ptr<Connection> drain_target_locked();
+    std::shared_ptr<FrameConnection> drain_target_locked();
 
     std::mutex mutex_;
-    std::weak_ptr<Connection> connection_;
+    std::weak_ptr<FrameConnection> connection_;
     const std::size_t limit_;
     std::string inbox_;
     Batch batch_;

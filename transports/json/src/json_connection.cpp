@@ -22,24 +22,20 @@ constexpr std::size_t kKeepPushBatchCapacity = 64 * 1024;
 
 Connection::Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, bool reject_busy,
                        bool peer_full)
-    : keep_core_(core.shared_from_this()),
-      core_(core),
-      strand_(asio::make_strand(core.ioc)),
+    : FrameConnection(core, id),
       stream_(std::move(socket), strand_, core.tls.get()),
       login_timer_(strand_),
       linger_timer_(strand_),
       stall_timer_(strand_),
-      id_(id),
       reject_busy_(reject_busy),
       peer_full_(peer_full),
       peer_(stream_.peer()),
       peer_address_(stream_.peer_address()),
       state_(stream_.is_tls() ? State::handshaking : State::anonymous),
-      pipeline_(*this, core.limits),
       outbound_(core.outbound_budget, core.limits) {}
 
 void Connection::start() {
-    asio::dispatch(strand_, [self = shared_from_this()] {
+    asio::dispatch(strand_, [self = shared_self()] {
         if (self->state_ == State::closed) return;
         if (self->state_ != State::handshaking) return self->serve();
         // TLS: served once the handshake is done.
@@ -52,7 +48,7 @@ void Connection::start() {
 }
 
 void Connection::post_close() {
-    asio::dispatch(strand_, [self = shared_from_this()] { self->close("server stopping"); });
+    asio::dispatch(strand_, [self = shared_self()] { self->close("server stopping"); });
 }
 
 void Connection::on_handshake(ByteStream::HandshakeStatus status,
@@ -107,10 +103,9 @@ void Connection::serve() {
 
 void Connection::read() {
     if (closing() || stream_.reading() || !pipeline_.wants_input()) return;
-    stream_.read(
-        [self = shared_from_this()](ByteStream::ReadStatus status, std::string_view bytes) {
-            self->on_read(status, bytes);
-        });
+    stream_.read([self = shared_self()](ByteStream::ReadStatus status, std::string_view bytes) {
+        self->on_read(status, bytes);
+    });
 }
 
 void Connection::on_read(ByteStream::ReadStatus status, std::string_view bytes) {
@@ -191,7 +186,7 @@ void Connection::schedule_write() {
     // Not now but from a posted handler: whatever else this round of handlers queues (more
     // replies, more pushes) leaves in the same write.
     write_scheduled_ = true;
-    asio::post(strand_, [self = shared_from_this()] {
+    asio::post(strand_, [self = shared_self()] {
         self->write_scheduled_ = false;
         if (self->state_ != State::closed && !self->outbound_.write_in_flight() &&
             self->outbound_.has_pending()) {
@@ -203,7 +198,7 @@ void Connection::schedule_write() {
 void Connection::start_write() {
     const std::string_view bytes = outbound_.start_write(std::chrono::steady_clock::now());
     arm_stall_timer();
-    stream_.write(bytes, [self = shared_from_this()](const boost::system::error_code& ec) {
+    stream_.write(bytes, [self = shared_self()](const boost::system::error_code& ec) {
         self->on_written(ec);
     });
 }
@@ -232,7 +227,7 @@ void Connection::arm_stall_timer() {
     stall_armed_ = true;
     stall_timer_.expires_at(outbound_.write_started() + timeout);
     stall_timer_.async_wait(
-        asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
+        asio::bind_executor(strand_, [self = shared_self()](boost::system::error_code ec) {
             self->stall_armed_ = false;
             if (ec || self->state_ == State::closed || !self->outbound_.write_in_flight()) return;
             if (self->outbound_.stalled(std::chrono::steady_clock::now(),
@@ -308,7 +303,7 @@ void Connection::session_deleted() {
 
 void Connection::post_sink_drain(std::shared_ptr<ConnectionSink> sink) {
     asio::post(strand_,
-               [self = shared_from_this(), sink = std::move(sink)] { self->on_sink_drain(sink); });
+               [self = shared_self(), sink = std::move(sink)] { self->on_sink_drain(sink); });
 }
 
 void Connection::on_sink_drain(const std::shared_ptr<ConnectionSink>& sink) {
@@ -354,7 +349,7 @@ void Connection::arm_login_timer() {
     if (core_.limits.login_timeout.count() <= 0 || closing()) return;
     login_timer_.expires_after(core_.limits.login_timeout);
     login_timer_.async_wait(
-        asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
+        asio::bind_executor(strand_, [self = shared_self()](boost::system::error_code ec) {
             if (ec || self->closing() || self->session_) return;
             if (!self->pipeline_.idle()) {
                 self->arm_login_timer();  // a login may be waiting for the hashing pool
@@ -383,10 +378,10 @@ void Connection::start_linger() {
     // Armed first: if the stream is done at once, close() cancels it.
     linger_timer_.expires_after(kLingerTime);
     linger_timer_.async_wait(
-        asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
+        asio::bind_executor(strand_, [self = shared_self()](boost::system::error_code ec) {
             if (!ec) self->close(nullptr);
         }));
-    stream_.linger([self = shared_from_this()] { self->close(nullptr); });
+    stream_.linger([self = shared_self()] { self->close(nullptr); });
 }
 
 void Connection::close(const char* reason) {
@@ -405,8 +400,8 @@ void Connection::close(const char* reason) {
         log::Fields fields;
         fields.add("conn", id_).add("peer", peer_);
         if (reason != nullptr) fields.add("reason", reason);
-        log::write(heard_ ? log::Level::info : log::Level::debug, kComponent,
-                   "connection closed", fields.str());
+        log::write(heard_ ? log::Level::info : log::Level::debug, kComponent, "connection closed",
+                   fields.str());
     }
 }
 

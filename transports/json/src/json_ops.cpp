@@ -5,7 +5,7 @@
 #include <array>
 #include <limits>
 
-#include "json_connection.hpp"
+#include "frame_connection.hpp"
 
 namespace chat::json_transport {
 
@@ -23,7 +23,7 @@ int to_version(std::int64_t version) {
     return static_cast<int>(version);
 }
 
-void op_hello(Connection& c, const json::object& request) {
+void op_hello(FrameConnection& c, const json::object& request) {
     FieldReader in(request);
     auto version = in.optional_i64("version");
     if (!in.ok()) return c.reply(*in.error());
@@ -33,18 +33,19 @@ void op_hello(Connection& c, const json::object& request) {
         {"version", info->version}, {"server", info->server}, {"max_frame", info->max_frame}});
 }
 
-void op_create_account(Connection& c, const json::object& request) {
+void op_create_account(FrameConnection& c, const json::object& request) {
     FieldReader in(request);
     auto username = in.required_string("username");
     auto password = in.required_string("password");
     if (!in.ok()) return c.reply(*in.error());
-    c.service().create_account(
-        std::string(username), std::string(password),
-        c.reply_later<void>([](Connection&, Result<void> r) { return no_fields(std::move(r)); }),
-        c.origin());
+    c.service().create_account(std::string(username), std::string(password),
+                               c.reply_later<void>([](FrameConnection&, Result<void> r) {
+                                   return no_fields(std::move(r));
+                               }),
+                               c.origin());
 }
 
-void op_login(Connection& c, const json::object& request) {
+void op_login(FrameConnection& c, const json::object& request) {
     FieldReader in(request);
     auto username = in.required_string("username");
     auto password = in.required_string("password");
@@ -55,7 +56,7 @@ void op_login(Connection& c, const json::object& request) {
     auto sink = c.begin_login();
     c.service().login(std::string(username), std::string(password), std::move(sink),
                       c.reply_later<LoginResult>(
-                          [](Connection& conn, Result<LoginResult> r) -> Result<json::object> {
+                          [](FrameConnection& conn, Result<LoginResult> r) -> Result<json::object> {
                               conn.end_login(r);
                               if (!r.ok()) return r.error();
                               return json::object{{"username", r->username}, {"unread", r->unread}};
@@ -63,20 +64,20 @@ void op_login(Connection& c, const json::object& request) {
                       c.origin());
 }
 
-void op_logout(Connection& c, const json::object&) {
+void op_logout(FrameConnection& c, const json::object&) {
     auto result = c.service().logout(*c.session());
     c.session_logged_out();
     c.reply(no_fields(std::move(result)));
 }
 
-void op_send(Connection& c, const json::object& request) {
+void op_send(FrameConnection& c, const json::object& request) {
     FieldReader in(request);
     auto to = in.required_string("to");
     auto body = in.required_string("body");
     if (!in.ok()) return c.reply(*in.error());
     c.service().send(
         *c.session(), to, std::string(body),
-        c.reply_later<Message>([](Connection&, Result<Message> r) -> Result<EncodedFields> {
+        c.reply_later<Message>([](FrameConnection&, Result<Message> r) -> Result<EncodedFields> {
             // The hottest reply: written straight out, no json::object in between.
             if (!r.ok()) return r.error();
             EncodedFields fields;
@@ -87,7 +88,7 @@ void op_send(Connection& c, const json::object& request) {
         }));
 }
 
-void op_fetch(Connection& c, const json::object& request) {
+void op_fetch(FrameConnection& c, const json::object& request) {
     FieldReader in(request);
     auto max = in.optional_u64("max");
     if (!in.ok()) return c.reply(*in.error());
@@ -108,7 +109,7 @@ void op_fetch(Connection& c, const json::object& request) {
     c.reply_encoded(std::move(fields));
 }
 
-void op_ack(Connection& c, const json::object& request) {
+void op_ack(FrameConnection& c, const json::object& request) {
     FieldReader in(request);
     auto ids = in.optional_u64_array("ids");
     auto up_to = in.optional_u64("up_to");
@@ -121,13 +122,13 @@ void op_ack(Connection& c, const json::object& request) {
     if (ids) acked_ids = std::move(*ids);
     c.service().ack(*c.session(), std::move(acked_ids), up_to,
                     c.reply_later<std::uint64_t>(
-                        [](Connection&, Result<std::uint64_t> r) -> Result<json::object> {
+                        [](FrameConnection&, Result<std::uint64_t> r) -> Result<json::object> {
                             if (!r.ok()) return r.error();
                             return json::object{{"acked", *r}};
                         }));
 }
 
-void op_list_accounts(Connection& c, const json::object& request) {
+void op_list_accounts(FrameConnection& c, const json::object& request) {
     FieldReader in(request);
     auto pattern = in.optional_string("pattern");
     auto limit = in.optional_u64("limit");
@@ -144,13 +145,13 @@ void op_list_accounts(Connection& c, const json::object& request) {
     c.reply(json::object{{"accounts", std::move(accounts)}, {"next", std::move(next)}});
 }
 
-void op_delete_account(Connection& c, const json::object& request) {
+void op_delete_account(FrameConnection& c, const json::object& request) {
     FieldReader in(request);
     auto password = in.required_string("password");
     if (!in.ok()) return c.reply(*in.error());
     c.service().delete_account(
         *c.session(), std::string(password),
-        c.reply_later<void>([](Connection& conn, Result<void> r) -> Result<json::object> {
+        c.reply_later<void>([](FrameConnection& conn, Result<void> r) -> Result<json::object> {
             if (r.ok()) conn.session_deleted();
             return no_fields(std::move(r));
         }),

@@ -10,7 +10,7 @@
 
 namespace chat::json_transport {
 
-class Connection;
+class FrameConnection;
 
 struct OpRow {
     std::string_view name;
@@ -18,8 +18,8 @@ struct OpRow {
     // Top-level string fields whose text the core validates itself (UTF-8 included), so that
     // broken text there gets the domain's code (invalid_message, ...) rather than bad_request.
     std::array<std::string_view, 2> domain_text;
-    // Answers through Connection::reply / reply_later exactly once.
-    void (*run)(Connection& connection, const json::object& request);
+    // Answers through FrameConnection::reply / reply_later exactly once.
+    void (*run)(FrameConnection& connection, const json::object& request);
 };
 
 // nullptr for an unknown op.

@@ -52,11 +52,12 @@ class LineFramer final {
     // Bytes of an unfinished frame held right now.
     std::size_t pending_bytes() const noexcept { return partial_.size(); }
     std::size_t max_frame() const noexcept { return max_frame_; }
+    // Empty, or only spaces, tabs and '\r': skipped, never a request.
+    static bool is_blank(std::string_view frame) noexcept;
 
    private:
     Status fail();
     void release_partial();
-    static bool is_blank(std::string_view frame) noexcept;
 
     std::size_t max_frame_;
     std::string partial_;

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <span>
 
-#include "json_connection.hpp"
+#include "frame_connection.hpp"
 #include "json_ops.hpp"
 
 namespace chat::json_transport {
@@ -62,7 +62,7 @@ EncodedFields encode_fields(const json::object& fields) {
 
 }  // namespace
 
-RequestPipeline::RequestPipeline(Connection& connection, const Limits& limits)
+RequestPipeline::RequestPipeline(FrameConnection& connection, const Limits& limits)
     : connection_(connection),
       limits_(limits),
       framer_(limits.max_frame),
@@ -83,17 +83,35 @@ void RequestPipeline::on_bytes(std::string_view bytes) {
     // rest wait in the backlog, copied, in order.
     const bool was_in_pump = in_pump_;
     in_pump_ = true;
-    auto status = framer_.feed(bytes, [this](std::string_view frame) {
-        if (connection_.closing()) return;
-        if (backlog_.empty() && try_dispatch(frame)) return;
-        backlog_bytes_ += frame.size();
-        backlog_.push_back(Pending{std::string(frame), false});
-    });
+    auto status = framer_.feed(bytes, [this](std::string_view frame) { accept_frame(frame); });
     in_pump_ = was_in_pump;
-    if (status == LineFramer::Status::too_large && !connection_.closing()) {
-        input_ended_ = true;
-        backlog_.push_back(Pending{{}, true});
+    if (status == LineFramer::Status::too_large) {
+        refuse_input(
+            make_error(Errc::frame_too_large,
+                       "frame longer than " + std::to_string(limits_.max_frame) + " bytes"),
+            "frame too large");
     }
+}
+
+void RequestPipeline::on_frame(std::string_view frame) {
+    if (connection_.closing() || input_ended_ || LineFramer::is_blank(frame)) return;
+    const bool was_in_pump = in_pump_;
+    in_pump_ = true;
+    accept_frame(frame);
+    in_pump_ = was_in_pump;
+}
+
+void RequestPipeline::accept_frame(std::string_view frame) {
+    if (connection_.closing()) return;
+    if (backlog_.empty() && try_dispatch(frame)) return;
+    backlog_bytes_ += frame.size();
+    backlog_.push_back(Pending{std::string(frame)});
+}
+
+void RequestPipeline::refuse_input(Error error, const char* reason) {
+    if (connection_.closing() || input_ended_) return;
+    input_ended_ = true;
+    backlog_.push_back(Pending{{}, std::move(error), reason});
 }
 
 void RequestPipeline::pump() {
@@ -101,14 +119,13 @@ void RequestPipeline::pump() {
     in_pump_ = true;
     while (!connection_.closing() && !backlog_.empty()) {
         Pending& next = backlog_.front();
-        if (next.too_large) {
+        if (next.refusal) {
             if (!idle()) break;  // its error goes out after the replies before it
-            Error error =
-                make_error(Errc::frame_too_large,
-                           "frame longer than " + std::to_string(limits_.max_frame) + " bytes");
+            const Error error = std::move(*next.refusal);
+            const char* reason = next.reason;
             connection_.log_error(error);
             backlog_.pop_front();
-            connection_.close_after(error_frame(nullptr, error), "frame too large");
+            connection_.close_after(error_frame(nullptr, error), reason);
             break;
         }
         const bool dispatched = try_dispatch(next.frame);

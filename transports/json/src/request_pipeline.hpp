@@ -8,7 +8,7 @@
 // cannot be dispatched yet wait in a bounded backlog; reading pauses while it is full. No
 // request is dispatched while the connection's outbound buffer is over its limit.
 //
-// The pipeline belongs to its Connection and works through it: replies go to its outbound
+// The pipeline belongs to its FrameConnection and works through it: replies go to its outbound
 // queue, ops run against it, and it is told when to stop (docs/protocol.md describes the
 // envelope, the order of replies and the limits).
 // Thread use: the connection's strand only.
@@ -30,7 +30,7 @@
 
 namespace chat::json_transport {
 
-class Connection;
+class FrameConnection;
 struct OpRow;
 
 // The reply fields of an op, already serialized: `"key":value,...` without braces.
@@ -40,11 +40,19 @@ struct EncodedFields {
 
 class RequestPipeline final {
    public:
-    RequestPipeline(Connection& connection, const Limits& limits);
+    RequestPipeline(FrameConnection& connection, const Limits& limits);
 
     // --- Input. ---
     // Bytes from the peer: complete frames are dispatched at once or kept in the backlog.
     void on_bytes(std::string_view bytes);
+    // One whole frame, for a wire that delimits frames itself (a WebSocket message; the caller
+    // has bounded it by Limits::max_frame): dispatched at once or kept in the backlog. Blank
+    // frames are skipped, as blank lines are.
+    void on_frame(std::string_view frame);
+    // The input ends with something that is no frame (too large, of the wrong kind): once the
+    // requests before it are answered, `error` goes out (with "id":null) as the last reply and
+    // the connection winds down giving `reason`.
+    void refuse_input(Error error, const char* reason);
     // The peer is done sending.
     void end_input() noexcept { input_ended_ = true; }
     // False once the input ended (EOF, or a frame too large) or while the backlog is full.
@@ -72,7 +80,8 @@ class RequestPipeline final {
    private:
     struct Pending {
         std::string frame;
-        bool too_large = false;
+        std::optional<Error> refusal{};  // refuse_input(): the last thing answered
+        const char* reason = nullptr;
     };
     // A dispatched request whose reply has not left yet.
     struct Slot {
@@ -83,6 +92,8 @@ class RequestPipeline final {
     };
 
     bool backlog_full() const noexcept;
+    // A frame read: dispatched at once when nothing waits before it, else kept in the backlog.
+    void accept_frame(std::string_view frame);
     // Dispatches `frame`, or returns false having done nothing when it must wait for the
     // requests in flight.
     bool try_dispatch(std::string_view frame);
@@ -97,7 +108,7 @@ class RequestPipeline final {
     Slot* slot_of(std::uint64_t seq) noexcept;
     void complete(Slot& slot);
 
-    Connection& connection_;
+    FrameConnection& connection_;
     const Limits& limits_;
 
     LineFramer framer_;

@@ -24,7 +24,7 @@
 
 namespace chat::json_transport {
 
-class Connection;
+class FrameConnection;
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
     ServerCore(ChatService& svc, Limits lim, std::shared_ptr<OutboundBudget> budget = nullptr)
@@ -40,7 +40,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
 
     std::mutex mutex;
     std::condition_variable changed;  // a connection closed or an in-flight call completed
-    std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
+    std::unordered_map<std::uint64_t, std::weak_ptr<FrameConnection>> connections;
     std::size_t inflight = 0;  // core calls whose completion has not yet been posted
     std::size_t live = 0;      // connections counted against Limits::max_connections
     std::unordered_map<std::string, std::size_t> per_address;  // counted connections by address
