@@ -12,6 +12,7 @@ export class DeleteDialog {
   #confirm = byId('delete-confirm');
   #confirmText = byId('delete-confirm-text');
   #result = byId('delete-result');
+  #user = byId('delete-user');
   #cancel = byId('delete-cancel');
   #opener = byId('delete-open');
   #busy = false;
@@ -38,6 +39,7 @@ export class DeleteDialog {
     this.#warning.textContent =
       `Deleting your account discards the messages waiting for you and frees the name ${name}.`;
     this.#confirmText.textContent = `Really delete the account ${name}`;
+    this.#user.value = user;
     this.#password.value = '';
     this.#confirm.checked = false;
     say(this.#result, '');
