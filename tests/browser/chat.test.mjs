@@ -150,7 +150,9 @@ test('deleting an account asks for the password and a confirmation', async () =>
   await page.check('#delete-confirm');
   await frank.screenshot('delete');
   await page.click('#delete-submit');
-  await page.locator('#delete-result', { hasText: 'Not deleted: wrong username or password.' }).waitFor();
+  await page
+    .locator('#delete-result', { hasText: 'Not deleted: wrong username or password.' })
+    .waitFor();
 
   await page.fill('#delete-password', 'frank-pw');
   await page.uncheck('#delete-confirm');
@@ -171,7 +173,9 @@ test('deleting an account asks for the password and a confirmation', async () =>
   await page.fill('#login-user', 'frank');
   await page.fill('#login-password', 'frank-pw');
   await page.press('#login-password', 'Enter');
-  await page.locator('#login-result', { hasText: 'Login failed: wrong username or password.' }).waitFor();
+  await page
+    .locator('#login-result', { hasText: 'Login failed: wrong username or password.' })
+    .waitFor();
   frank.assertNoProblems();
   other.assertNoProblems();
   await frank.close();

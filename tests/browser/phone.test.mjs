@@ -51,7 +51,9 @@ test('on a phone, with the keyboard alone', async () => {
   // Login form first, then the create form, in reading order.
   const order = [];
   for (let i = 0; i < 7; ++i) {
-    order.push(await focused(page) || (await page.evaluate(() => document.activeElement.textContent)));
+    order.push(
+      (await focused(page)) || (await page.evaluate(() => document.activeElement.textContent)),
+    );
     await page.keyboard.press('Tab');
   }
   assert.deepEqual(order, [

@@ -54,7 +54,11 @@ test('after a crash and restart the page reconnects and loses nothing', async ()
   await sendAs(server.ports.json, 'heidi', 'heidi-pw', 'grace', ['before the crash']);
   await grace.waitForMessage('before the crash');
   const held = await queued(server.ports.json, 'grace', 'grace-pw');
-  assert.deepEqual(held.messages.map((m) => m.body), ['before the crash'], 'shown, not acked');
+  assert.deepEqual(
+    held.messages.map((m) => m.body),
+    ['before the crash'],
+    'shown, not acked',
+  );
   await server.kill('SIGKILL');
   holding.acks = false;
   await grace.waitNote('Connection to 127.0.0.1:');

@@ -37,7 +37,10 @@ test('the page and the terminal client chat with each other', async () => {
   terminal.type('send webby hello from the terminal');
   await terminal.waitFor('Sent to webby.');
   await web.waitForMessage('hello from the terminal');
-  assert.equal(await web.message('hello from the terminal').locator('button.name').textContent(), 'tess');
+  assert.equal(
+    await web.message('hello from the terminal').locator('button.name').textContent(),
+    'tess',
+  );
 
   terminal.type('send webby second one');
   await terminal.waitFor(/Sent to webby\.\n[^]*Sent to webby\./);

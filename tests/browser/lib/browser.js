@@ -15,7 +15,12 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+export const PHONE = {
+  viewport: { width: 390, height: 844 },
+  isMobile: true,
+  hasTouch: true,
+  deviceScaleFactor: 2,
+};
 export const DESKTOP = { viewport: { width: 1100, height: 760 } };
 
 export function launch() {

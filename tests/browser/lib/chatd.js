@@ -104,7 +104,9 @@ export class Chatd {
       child.stderr.on('data', onData);
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`chatd exited (${code ?? signal}) before it was ready; log:\n${this.log}`));
+        reject(
+          new Error(`chatd exited (${code ?? signal}) before it was ready; log:\n${this.log}`),
+        );
       });
     });
   }

@@ -11,7 +11,9 @@ export class JsonClient {
 
   static connect(port) {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(new JsonClient(socket)));
+      const socket = net.connect({ host: '127.0.0.1', port }, () =>
+        resolve(new JsonClient(socket)),
+      );
       socket.once('error', reject);
     });
   }
@@ -49,7 +51,8 @@ export class JsonClient {
         const waiter = this.#waiting.shift();
         if (!waiter) continue;
         if (frame.ok) waiter.resolve(frame);
-        else waiter.reject(Object.assign(new Error(frame.error.message), { code: frame.error.code }));
+        else
+          waiter.reject(Object.assign(new Error(frame.error.message), { code: frame.error.code }));
       } else {
         this.events.push(frame);
       }
@@ -61,7 +64,9 @@ export class JsonClient {
 export async function createAccounts(port, names, password) {
   const client = await JsonClient.connect(port);
   try {
-    await Promise.all(names.map((username) => client.request('create_account', { username, password })));
+    await Promise.all(
+      names.map((username) => client.request('create_account', { username, password })),
+    );
   } finally {
     client.close();
   }

@@ -22,10 +22,14 @@ export class Terminal {
   #waiters = [];
 
   constructor(port) {
-    this.#child = spawn(chatPath, ['--transport=json', '--host', '127.0.0.1', '--port', String(port)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: withoutChatVariables(process.env),
-    });
+    this.#child = spawn(
+      chatPath,
+      ['--transport=json', '--host', '127.0.0.1', '--port', String(port)],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: withoutChatVariables(process.env),
+      },
+    );
     running.add(this.#child);
     this.exited = new Promise((resolve) => {
       this.#child.once('exit', (code) => {

@@ -21,7 +21,9 @@ const session = new ChatSession(webSocketUrl(location), {
   reconnected: ({ username, unread }) => {
     // Everything still queued is delivered right after this (session.js).
     conversation.setUnread(0);
-    conversation.note(`Reconnected; logged in again as ${visibleName(username)} (${unread} unread).`);
+    conversation.note(
+      `Reconnected; logged in again as ${visibleName(username)} (${unread} unread).`,
+    );
   },
   refused: (error) =>
     loggedOut(

@@ -53,16 +53,25 @@ export class AccountsView {
       const button = el('button', { type: 'button', class: 'name link' }, visibleName(name));
       button.addEventListener('click', () => onPick(name));
       const item = el('li', {}, button);
-      if (name.toLowerCase() === this.#user.toLowerCase()) item.append(' ', el('span', { class: 'you' }, '(you)'));
+      if (name.toLowerCase() === this.#user.toLowerCase())
+        item.append(' ', el('span', { class: 'you' }, '(you)'));
       this.#list.append(item);
     }
     this.#next = page.next;
     this.#more.hidden = page.next === null;
     if (first && page.accounts.length === 0) {
-      say(this.#result, pattern === '' || pattern === '*' ? 'No accounts.' : `No account matches “${visibleName(pattern)}”.`);
+      say(
+        this.#result,
+        pattern === '' || pattern === '*'
+          ? 'No accounts.'
+          : `No account matches “${visibleName(pattern)}”.`,
+      );
     } else {
       const total = this.#list.childElementCount;
-      say(this.#result, page.next === null ? `${total} shown; that is all.` : `${total} shown; there are more.`);
+      say(
+        this.#result,
+        page.next === null ? `${total} shown; that is all.` : `${total} shown; there are more.`,
+      );
     }
     // Keyboard users go on from the first new name (after "Show more" had the focus).
     if (!first) {

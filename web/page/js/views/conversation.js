@@ -68,7 +68,8 @@ export class ConversationView {
 
   setUnread(unread) {
     if (unread > 0) {
-      this.#unreadText.textContent = `You have ${plural(unread, 'unread message', 'unread messages')}.`;
+      const count = plural(unread, 'unread message', 'unread messages');
+      this.#unreadText.textContent = `You have ${count}.`;
       this.#unread.hidden = false;
     } else {
       this.#unread.hidden = true;

@@ -37,7 +37,8 @@ export class DeleteDialog {
   open(user) {
     const name = visibleName(user);
     this.#warning.textContent =
-      `Deleting your account discards the messages waiting for you and frees the name ${name}.`;
+      'Deleting your account discards the messages waiting for you and frees the name ' +
+      `${name}.`;
     this.#confirmText.textContent = `Really delete the account ${name}`;
     this.#user.value = user;
     this.#password.value = '';

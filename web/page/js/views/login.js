@@ -50,8 +50,10 @@ export class LoginView {
     if (this.#busy) return;
     const username = this.#loginUser.value.trim();
     const password = this.#loginPassword.value;
-    if (username === '') return this.#refuse(this.#loginResult, this.#loginUser, 'Please type a username.');
-    if (password === '') return this.#refuse(this.#loginResult, this.#loginPassword, 'Please type the password.');
+    if (username === '')
+      return this.#refuse(this.#loginResult, this.#loginUser, 'Please type a username.');
+    if (password === '')
+      return this.#refuse(this.#loginResult, this.#loginPassword, 'Please type the password.');
     say(this.#loginResult, 'Logging in…');
     await this.#run(this.#loginResult, 'Login failed', this.#loginPassword, () =>
       onLogin(username, password),
@@ -62,7 +64,8 @@ export class LoginView {
     if (this.#busy) return;
     const username = this.#createUser.value.trim();
     const password = this.#createPassword.value;
-    if (username === '') return this.#refuse(this.#createResult, this.#createUser, 'Please type a username.');
+    if (username === '')
+      return this.#refuse(this.#createResult, this.#createUser, 'Please type a username.');
     if (!isValidUsername(username)) {
       return this.#refuse(
         this.#createResult,
@@ -70,10 +73,15 @@ export class LoginView {
         `That name cannot be used: ${describeCode('invalid_username')}.`,
       );
     }
-    if (password === '') return this.#refuse(this.#createResult, this.#createPassword, 'Please choose a password.');
+    if (password === '')
+      return this.#refuse(this.#createResult, this.#createPassword, 'Please choose a password.');
     if (password !== this.#createRepeat.value) {
       this.#createRepeat.value = '';
-      return this.#refuse(this.#createResult, this.#createRepeat, 'The two passwords differ; nothing was done.');
+      return this.#refuse(
+        this.#createResult,
+        this.#createRepeat,
+        'The two passwords differ; nothing was done.',
+      );
     }
     say(this.#createResult, 'Creating the account…');
     await this.#run(this.#createResult, 'Could not create the account', this.#createUser, () =>
