@@ -256,11 +256,14 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "chat 0.1.0");
     app.fallthrough();
     app.require_subcommand(0, 1);
-    app.add_option("--transport", flags.transport, "Wire protocol: json or grpc")
+    std::string protocols;
+    for (const auto& name : registry.names()) protocols += (protocols.empty() ? "" : ", ") + name;
+    app.add_option("--transport", flags.transport, "Wire protocol (available: " + protocols + ")")
         ->capture_default_str();
     auto* host_opt = app.add_option("--host", flags.host,
                                     "Server address (interactive: asked, default 127.0.0.1)");
-    app.add_option("--port", flags.port, "Server port (default: the transport's, json 7400)")
+    app.add_option("--port", flags.port,
+                   "Server port (default: the transport's: json 7400, grpc 7401, ws 7402)")
         ->check(CLI::Range(1, 65535));
     app.add_option("--user,-u", flags.user, "Your username")->envname("CHAT_USER");
     app.add_option("--password-file", flags.password_file,
