@@ -64,9 +64,9 @@ TEST_CASE("postgres send to a name deleted and created again elsewhere reaches t
 TEST_CASE("postgres recipient lookups forget an account deleted elsewhere",
           "[postgres][recipient]") {
     const std::string url = fresh_database();
+    EventRecorder heard;  // outlives b, whose listener reports to it until b stops
     PostgresStore a(node_options(url, "a"));
     PostgresStore b(node_options(url, "b"));
-    EventRecorder heard;
     b.set_events(&heard);
     auto created = a.create_account("Uma", "hash");
     REQUIRE(created.ok());
