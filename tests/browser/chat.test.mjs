@@ -2,28 +2,17 @@
 // first logs in again and delivers the undelivered messages; listing accounts with a wildcard
 // and pages; deleting an account. Screenshots of each view go to the build tree.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, openPage } from './lib/browser.js';
-import { Chatd } from './lib/chatd.js';
+import { test } from 'node:test';
+import { openPage } from './lib/browser.js';
+import { useChatdAndBrowser } from './lib/fixture.js';
 import { createAccounts, queued } from './lib/json_client.js';
 import { until } from './lib/wait.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await Chatd.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = useChatdAndBrowser();
 
 test('two people create accounts and chat live, both ways', async () => {
-  const alice = await openPage(browser, server.url);
-  const bob = await openPage(browser, server.url);
+  const alice = await openPage(fixture.browser, fixture.server.url);
+  const bob = await openPage(fixture.browser, fixture.server.url);
   await alice.page.locator('body[data-connection="connected"]').waitFor();
   await alice.screenshot('login');
 
@@ -50,7 +39,7 @@ test('two people create accounts and chat live, both ways', async () => {
 
   // Shown messages were acknowledged: nothing waits on the server.
   await until('the pushes to be acknowledged', async () => {
-    const left = await queued(server.ports.json, 'bob', 'builder');
+    const left = await queued(fixture.server.ports.json, 'bob', 'builder');
     return left.messages.length === 0;
   });
   assert.deepEqual(await alice.bodies(), [
@@ -67,8 +56,8 @@ test('two people create accounts and chat live, both ways', async () => {
 });
 
 test('messages sent while logged off are delivered after the next login', async () => {
-  const carol = await openPage(browser, server.url);
-  const dave = await openPage(browser, server.url);
+  const carol = await openPage(fixture.browser, fixture.server.url);
+  const dave = await openPage(fixture.browser, fixture.server.url);
   await carol.createAccount('carol', 'carol-pw');
   await dave.createAccount('dave', 'dave-pw');
   await dave.logoff();
@@ -85,7 +74,7 @@ test('messages sent while logged off are delivered after the next login', async 
   await dave.page.keyboard.press('Enter');
   await dave.page.locator('#unread').waitFor({ state: 'hidden' });
   assert.deepEqual(await dave.bodies(), sent, 'each once, oldest first');
-  const left = await queued(server.ports.json, 'dave', 'dave-pw');
+  const left = await queued(fixture.server.ports.json, 'dave', 'dave-pw');
   assert.equal(left.messages.length, 0, 'delivered messages are acknowledged');
 
   await dave.logoff();
@@ -99,8 +88,8 @@ test('messages sent while logged off are delivered after the next login', async 
 
 test('accounts are listed by wildcard, a page at a time', async () => {
   const names = Array.from({ length: 25 }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
-  await createAccounts(server.ports.json, names, 'pw');
-  const erin = await openPage(browser, server.url);
+  await createAccounts(fixture.server.ports.json, names, 'pw');
+  const erin = await openPage(fixture.browser, fixture.server.url);
   await erin.createAccount('erin', 'erin-pw');
   const { page } = erin;
 
@@ -137,8 +126,8 @@ test('accounts are listed by wildcard, a page at a time', async () => {
 });
 
 test('deleting an account asks for the password and a confirmation', async () => {
-  const frank = await openPage(browser, server.url);
-  const other = await openPage(browser, server.url);
+  const frank = await openPage(fixture.browser, fixture.server.url);
+  const other = await openPage(fixture.browser, fixture.server.url);
   await frank.createAccount('frank', 'frank-pw');
   await other.login('frank', 'frank-pw');
   const { page } = frank;

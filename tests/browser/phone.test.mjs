@@ -1,22 +1,11 @@
 // A phone-sized screen, used with the keyboard alone: every control is reached with Tab in a
 // sensible order, Enter sends, and nothing is wider than the screen.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, openPage, PHONE } from './lib/browser.js';
-import { Chatd } from './lib/chatd.js';
+import { test } from 'node:test';
+import { openPage, PHONE } from './lib/browser.js';
+import { useChatdAndBrowser } from './lib/fixture.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await Chatd.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = useChatdAndBrowser();
 
 async function focused(page) {
   return page.evaluate(() => document.activeElement && document.activeElement.id);
@@ -42,7 +31,7 @@ async function fitsTheScreen(page) {
 }
 
 test('on a phone, with the keyboard alone', async () => {
-  const user = await openPage(browser, server.url, PHONE);
+  const user = await openPage(fixture.browser, fixture.server.url, PHONE);
   const { page } = user;
   assert.equal(await focused(page), 'login-user', 'the first field has the focus');
   await fitsTheScreen(page);

@@ -3,23 +3,12 @@
 // every message exactly once: those sent while it was away, and the one it had shown but whose
 // acknowledgement the crash lost.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { DESKTOP, launch, openPage } from './lib/browser.js';
-import { Chatd } from './lib/chatd.js';
+import { test } from 'node:test';
+import { DESKTOP, openPage } from './lib/browser.js';
+import { useChatdAndBrowser } from './lib/fixture.js';
 import { createAccounts, JsonClient, queued } from './lib/json_client.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await Chatd.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = useChatdAndBrowser();
 
 async function sendAs(port, username, password, to, bodies) {
   const client = await JsonClient.connect(port);
@@ -46,20 +35,20 @@ function holdAcks(holding) {
 }
 
 test('after a crash and restart the page reconnects and loses nothing', async () => {
-  await createAccounts(server.ports.json, ['heidi'], 'heidi-pw');
+  await createAccounts(fixture.server.ports.json, ['heidi'], 'heidi-pw');
   const holding = { acks: true };
-  const grace = await openPage(browser, server.url, DESKTOP, holdAcks(holding));
+  const grace = await openPage(fixture.browser, fixture.server.url, DESKTOP, holdAcks(holding));
   await grace.createAccount('grace', 'grace-pw');
 
-  await sendAs(server.ports.json, 'heidi', 'heidi-pw', 'grace', ['before the crash']);
+  await sendAs(fixture.server.ports.json, 'heidi', 'heidi-pw', 'grace', ['before the crash']);
   await grace.waitForMessage('before the crash');
-  const held = await queued(server.ports.json, 'grace', 'grace-pw');
+  const held = await queued(fixture.server.ports.json, 'grace', 'grace-pw');
   assert.deepEqual(
     held.messages.map((m) => m.body),
     ['before the crash'],
     'shown, not acked',
   );
-  await server.kill('SIGKILL');
+  await fixture.server.kill('SIGKILL');
   holding.acks = false;
   await grace.waitNote('Connection to 127.0.0.1:');
   await grace.page.locator('body[data-connection="reconnecting"]').waitFor();
@@ -74,9 +63,9 @@ test('after a crash and restart the page reconnects and loses nothing', async ()
   assert.equal(await grace.page.inputValue('#send-body'), 'are you back?');
   await grace.screenshot('reconnecting');
 
-  await server.restart();
+  await fixture.server.restart();
   const away = ['while you were away 1', 'while you were away 2', 'while you were away 3'];
-  await sendAs(server.ports.json, 'heidi', 'heidi-pw', 'grace', away);
+  await sendAs(fixture.server.ports.json, 'heidi', 'heidi-pw', 'grace', away);
 
   await grace.waitNote(/Reconnected; logged in again as grace \(\d+ unread\)\./);
   for (const body of away) await grace.waitForMessage(body);
@@ -86,7 +75,7 @@ test('after a crash and restart the page reconnects and loses nothing', async ()
   // The session is whole again: sending works, and nothing is left unacknowledged.
   await grace.page.press('#send-body', 'Enter');
   await grace.waitForMessage('are you back?');
-  const left = await queued(server.ports.json, 'grace', 'grace-pw');
+  const left = await queued(fixture.server.ports.json, 'grace', 'grace-pw');
   assert.equal(left.messages.length, 0);
   await grace.assertNothingStored();
   grace.assertNoProblems();
@@ -94,13 +83,13 @@ test('after a crash and restart the page reconnects and loses nothing', async ()
 });
 
 test('a second crash in a row is survived the same way', async () => {
-  await createAccounts(server.ports.json, ['ivan'], 'ivan-pw');
-  const judy = await openPage(browser, server.url);
+  await createAccounts(fixture.server.ports.json, ['ivan'], 'ivan-pw');
+  const judy = await openPage(fixture.browser, fixture.server.url);
   await judy.createAccount('judy', 'judy-pw');
   for (let round = 1; round <= 2; ++round) {
-    await server.kill('SIGKILL');
-    await server.restart();
-    await sendAs(server.ports.json, 'ivan', 'ivan-pw', 'judy', [`round ${round}`]);
+    await fixture.server.kill('SIGKILL');
+    await fixture.server.restart();
+    await sendAs(fixture.server.ports.json, 'ivan', 'ivan-pw', 'judy', [`round ${round}`]);
     await judy.waitForMessage(`round ${round}`);
   }
   assert.deepEqual(await judy.bodies(), ['round 1', 'round 2']);

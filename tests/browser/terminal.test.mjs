@@ -1,35 +1,23 @@
 // A browser user and a `chat --transport=json` user write to each other, both ways.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, openPage } from './lib/browser.js';
-import { Chatd } from './lib/chatd.js';
+import { test } from 'node:test';
+import { openPage } from './lib/browser.js';
+import { useChatdAndBrowser } from './lib/fixture.js';
 import { createAccounts } from './lib/json_client.js';
 import { Terminal } from './lib/terminal.js';
 
-let server;
-let browser;
 let terminal;
-
-before(async () => {
-  server = await Chatd.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await terminal?.quit();
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = useChatdAndBrowser(() => terminal?.quit());
 
 test('the page and the terminal client chat with each other', async () => {
-  await createAccounts(server.ports.json, ['tess'], 'terminal-pw');
-  terminal = new Terminal(server.ports.json);
+  await createAccounts(fixture.server.ports.json, ['tess'], 'terminal-pw');
+  terminal = new Terminal(fixture.server.ports.json);
   terminal.type('2'); // login
   terminal.type('tess');
   terminal.type('terminal-pw');
   await terminal.waitFor('Logged in as tess.');
 
-  const web = await openPage(browser, server.url);
+  const web = await openPage(fixture.browser, fixture.server.url);
   await web.createAccount('webby', 'web-pw');
   await web.send('tess', 'hello from the browser');
   await terminal.waitFor(/\] webby: hello from the browser\n/);
