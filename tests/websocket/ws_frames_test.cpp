@@ -6,6 +6,9 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "chat/transport.hpp"
 #include "raw_ws.hpp"
@@ -184,6 +187,107 @@ TEST_CASE("Many requests in flight are answered in request order") {
         REQUIRE(frame);
         CHECK(frame->at("event").as_string() == "message");
         ++pushes;
+    }
+}
+
+TEST_CASE("Messages of every length arrive whole: the 7-, 16- and 64-bit length forms") {
+    WsChatd chatd;
+    RawWs ws;
+    REQUIRE(ws.connect(chatd.port) == "");
+    create_and_login(ws, "sizes");
+    // Pushes of 1..16 KiB bodies cross 125 bytes and several KiB; the fetch reply of them all
+    // is past 65 535 bytes. Sent back to back, they leave in few socket writes together.
+    const std::vector<std::size_t> sizes = {1,     40,    100,   126,   1000, 8000,
+                                            16384, 16384, 16384, 16384, 16384};
+    const auto body = [&](std::size_t i) {
+        return std::string(sizes[i], static_cast<char>('a' + i));
+    };
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        REQUIRE(ws.send_json(request("send", 100 + static_cast<std::int64_t>(i),
+                                     {{"to", "sizes"}, {"body", body(i)}})));
+    }
+    std::size_t replies = 0;
+    std::vector<std::string> pushed;
+    while (replies < sizes.size() || pushed.size() < sizes.size()) {
+        auto frame = ws.read_json();
+        REQUIRE(frame);
+        if (frame->contains("event")) {
+            pushed.emplace_back(frame->at("message").at("body").as_string());
+        } else {
+            REQUIRE(error_code(frame) == "");
+            ++replies;
+        }
+    }
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        CHECK(pushed[i] == body(i));
+    }
+    const WsRead fetched = [&] {
+        REQUIRE(ws.send_json(request("fetch", 200, {{"limit", 1000}})));
+        return ws.read();
+    }();
+    REQUIRE(fetched.kind == Kind::message);
+    CHECK(fetched.text.size() > 65535);
+    auto reply = parse(fetched);
+    REQUIRE(reply);
+    const auto& messages = reply->at("messages").as_array();
+    REQUIRE(messages.size() == sizes.size());
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        CHECK(messages[i].at("body").as_string() == body(i));
+    }
+}
+
+// A client frame written by hand (masked, as a client must), so that it can arrive in pieces.
+std::string masked_text_frame(std::string_view payload) {
+    std::string frame;
+    frame.push_back(static_cast<char>(0x81));
+    if (payload.size() < 126) {
+        frame.push_back(static_cast<char>(0x80 | payload.size()));
+    } else {
+        frame.push_back(static_cast<char>(0x80 | 126));
+        frame.push_back(static_cast<char>(payload.size() >> 8));
+        frame.push_back(static_cast<char>(payload.size() & 0xff));
+    }
+    const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    frame.append(mask, 4);
+    for (std::size_t i = 0; i < payload.size(); ++i) frame.push_back(payload[i] ^ mask[i % 4]);
+    return frame;
+}
+
+TEST_CASE("A message that arrives in pieces, its header alone first, is read whole") {
+    WsChatd chatd;
+    RawWs ws;
+    REQUIRE(ws.connect(chatd.port) == "");
+    create_and_login(ws, "pieces");
+    ws.socket().set_option(tcp::no_delay(true));
+    for (const std::size_t size : {10u, 300u, 5000u}) {
+        const std::string text =
+            json::serialize(request("send", static_cast<std::int64_t>(size),
+                                    {{"to", "pieces"}, {"body", std::string(size, 'p')}}));
+        const std::string frame = masked_text_frame(text);
+        const std::size_t header = text.size() < 126 ? 6 : 8;
+        // The pauses are the input's shape (separate TCP segments), not synchronisation.
+        const std::vector<std::string_view> pieces = {std::string_view(frame).substr(0, header),
+                                                      std::string_view(frame).substr(header, 5),
+                                                      std::string_view(frame).substr(header + 5)};
+        for (const std::string_view piece : pieces) {
+            REQUIRE(asio::write(ws.socket(), asio::buffer(piece.data(), piece.size())) ==
+                    piece.size());
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        bool replied = false;
+        bool pushed = false;
+        while (!replied || !pushed) {
+            auto frame_in = ws.read_json();
+            REQUIRE(frame_in);
+            if (frame_in->contains("event")) {
+                CHECK(frame_in->at("message").at("body").as_string().size() == size);
+                pushed = true;
+            } else {
+                REQUIRE(error_code(frame_in) == "");
+                CHECK(frame_in->at("id").as_int64() == static_cast<std::int64_t>(size));
+                replied = true;
+            }
+        }
     }
 }
 

@@ -4,9 +4,12 @@
 // registry of connections (server_core.hpp). JSON Lines over TCP (json_connection.hpp) and
 // WebSocket messages (transports/websocket) are its two kinds.
 //
-// It holds what every kind has: the strand, the request pipeline, the session and the core
-// calls in flight (reply_later). The connection's life (its state, stream, timers and writes)
-// is the subclass's, reached through the virtual hooks below.
+// It holds what every kind has: the strand, the request pipeline, the core calls in flight
+// (reply_later), the session half (the login phases, the session's sink and its pushes, the
+// login timer) and the outbound half (the OutboundQueue with its bounds, held frames and
+// coalesced writes, the write-stall timer, dropping a slow reader). The connection's life (its
+// state, its stream, how a write reaches it, winding down and closing) is the subclass's,
+// reached through the virtual hooks below.
 //
 // Thread use: every member function runs on the connection's strand, except start(),
 // post_close(), post_sink_drain() and the completions made by reply_later(), which may be
@@ -19,12 +22,14 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "chat/chat_service.hpp"
 #include "chat/limits.hpp"
 #include "chat/sink.hpp"
 #include "codec.hpp"
+#include "outbound_queue.hpp"
 #include "request_pipeline.hpp"
 #include "server_core.hpp"
 
@@ -37,12 +42,8 @@ class ConnectionSink;
 
 class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
    public:
-    FrameConnection(ServerCore& core, std::uint64_t id)
-        : keep_core_(core.shared_from_this()),
-          core_(core),
-          strand_(asio::make_strand(core.ioc)),
-          id_(id),
-          pipeline_(*this, core.limits) {}
+    // `component`: the log's name for the transport, also the prefix of origin() (a literal).
+    FrameConnection(ServerCore& core, std::uint64_t id, std::string_view component);
     virtual ~FrameConnection() = default;
     FrameConnection(const FrameConnection&) = delete;
     FrameConnection& operator=(const FrameConnection&) = delete;
@@ -59,7 +60,9 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
     // Unique among this server's connections (the origin of its logins for throttling).
     std::uint64_t id() const noexcept { return id_; }
     // Where this connection's requests come from, for the core's throttles and fair shares.
-    virtual Origin origin() const = 0;
+    Origin origin() const {
+        return Origin{std::string(component_) + "#" + std::to_string(id_), peer_address_};
+    }
 
     // Answers the request being dispatched, now.
     void reply(Result<json::object> fields) {
@@ -78,43 +81,84 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
     ChatService::Done<T> reply_later(Encode encode);
 
     // Login: a fresh sink for the new session; pushes are held back until the reply is out.
-    virtual std::shared_ptr<Sink> begin_login() = 0;
-    virtual void end_login(const Result<LoginResult>& result) = 0;
+    std::shared_ptr<Sink> begin_login();
+    void end_login(const Result<LoginResult>& result);
     // The session ended by logout (any outcome: the core no longer knows it).
-    virtual void session_logged_out() = 0;
+    void session_logged_out();
     // The account of this session was deleted: the reply goes out, then the logged_out event.
-    virtual void session_deleted() = 0;
+    void session_deleted();
 
     // --- For ConnectionSink (any thread). ---
-    virtual void post_sink_drain(std::shared_ptr<ConnectionSink> sink) = 0;
+    void post_sink_drain(std::shared_ptr<ConnectionSink> sink);
 
    protected:
     friend class RequestPipeline;
 
-    // --- For the request pipeline (strand). ---
+    // --- Hooks: the subclass's state and stream (strand). ---
     // Answering no more (winding down or closed).
     virtual bool closing() const noexcept = 0;
-    // No request is dispatched while this holds.
-    virtual bool outbound_full() const noexcept = 0;
-    // Queues a reply frame; false when that dropped the connection (a slow reader).
-    virtual bool send_reply(std::string_view frame) = 0;
-    // Every request is answered: what was held for after the reply goes out now. False when
-    // that dropped the connection.
-    virtual bool release_held() = 0;
+    virtual bool closed() const noexcept = 0;
+    // Our side has sent its last bytes: frames queued now are dropped without a word.
+    virtual bool output_shut() const noexcept = 0;
+    // Writes what outbound_.start_write() hands it, then calls outbound_.write_done().
+    virtual void start_write() = 0;
     // Sends `frame` as the last thing, then winds down.
     virtual void close_after(std::string_view frame, const char* reason) = 0;
     // Dispatch what can be, then either read more or, when the input is done, wind down.
     virtual void progress() = 0;
-    virtual void log_error(const Error& error) const = 0;
+    // Limits::login_timeout passed without a login.
+    virtual void login_timed_out() = 0;
+    // Ends the connection at once.
+    virtual void close(const char* reason) = 0;
+
+    // --- For the request pipeline (strand). ---
+    // No request is dispatched while this holds.
+    bool outbound_full() const noexcept {
+        return outbound_.bytes() > core_.limits.max_outbound_bytes;
+    }
+    // Queues a reply frame; false when that dropped the connection (a slow reader).
+    bool send_reply(std::string_view frame) { return send(frame, false); }
+    // Every request is answered: what was held for after the reply goes out now. False when
+    // that dropped the connection.
+    bool release_held();
+    void log_error(const Error& error) const;
+
+    // --- For the subclass (strand). ---
+    bool send_push(std::string_view frame) { return send(frame, true); }
+    // Starts the write from a posted handler: whatever else this round of handlers queues
+    // (more replies, more pushes) leaves in the same write.
+    void schedule_write();
+    // Times the write in flight against Limits::write_stall_timeout.
+    void arm_stall_timer();
+    void drop_slow_reader(const char* why);
+    // Forgets the session here (its sink goes inert); `logout`: ends it in the core too.
+    void leave_session(bool logout);
+    void arm_login_timer();
 
     // Declared first, released last: keeps the io_context alive for the strand, the stream and
-    // the timers of the subclass.
+    // the timers.
     std::shared_ptr<ServerCore> keep_core_;
     ServerCore& core_;
     Strand strand_;
     const std::uint64_t id_;
+    const std::string_view component_;
+    std::string peer_;                  // address:port, for the log (set by the subclass)
+    std::string peer_address_;          // address only (set by the subclass)
     std::optional<SessionId> session_;  // set exactly while logged in
     RequestPipeline pipeline_;
+    OutboundQueue outbound_;
+    asio::steady_timer login_timer_;
+    asio::steady_timer stall_timer_;  // a write that does not finish in time drops the connection
+
+   private:
+    bool send(std::string_view frame, bool is_push);
+    void on_sink_drain(const std::shared_ptr<ConnectionSink>& sink);
+
+    bool logging_in_ = false;       // a login is with the core: its pushes wait for the reply
+    bool write_scheduled_ = false;  // a handler that starts the write is posted
+    bool stall_armed_ = false;      // the stall timer is waiting
+    std::shared_ptr<ConnectionSink> sink_;
+    std::string push_batch_;  // pushes taken from the sink, being enqueued
 };
 
 template <class T, class Encode>

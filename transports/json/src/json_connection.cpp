@@ -12,8 +12,6 @@ constexpr std::string_view kComponent = "json";
 // After the last reply of a closing connection: how long to wait for the peer to hang up
 // (closing with unread input would reset the connection and could destroy that last reply).
 constexpr std::chrono::milliseconds kLingerTime{1000};
-// Buffers that grew for one large batch of pushes are released afterwards.
-constexpr std::size_t kKeepPushBatchCapacity = 64 * 1024;
 
 }  // namespace
 
@@ -22,17 +20,15 @@ constexpr std::size_t kKeepPushBatchCapacity = 64 * 1024;
 
 Connection::Connection(ServerCore& core, tcp::socket socket, std::uint64_t id, bool reject_busy,
                        bool peer_full)
-    : FrameConnection(core, id),
+    : FrameConnection(core, id, kComponent),
       stream_(std::move(socket), strand_, core.tls.get()),
-      login_timer_(strand_),
       linger_timer_(strand_),
-      stall_timer_(strand_),
       reject_busy_(reject_busy),
       peer_full_(peer_full),
-      peer_(stream_.peer()),
-      peer_address_(stream_.peer_address()),
-      state_(stream_.is_tls() ? State::handshaking : State::anonymous),
-      outbound_(core.outbound_budget, core.limits) {}
+      state_(stream_.is_tls() ? State::handshaking : State::serving) {
+    peer_ = stream_.peer();
+    peer_address_ = stream_.peer_address();
+}
 
 void Connection::start() {
     asio::dispatch(strand_, [self = shared_self()] {
@@ -56,7 +52,7 @@ void Connection::on_handshake(ByteStream::HandshakeStatus status,
     if (state_ == State::closed) return;
     switch (status) {
         case ByteStream::HandshakeStatus::done:
-            state_ = State::anonymous;
+            state_ = State::serving;
             serve();
             return;
         case ByteStream::HandshakeStatus::timed_out:
@@ -140,59 +136,12 @@ void Connection::progress() {
     read();
 }
 
-void Connection::log_error(const Error& error) const {
-    log::Level level = log::Level::debug;
-    if (error.code == Errc::internal) level = log::Level::error;
-    if (error.code == Errc::frame_too_large) level = log::Level::warn;
-    if (!log::enabled(level)) return;
-    log::write(level, kComponent, "request failed",
-               log::Fields()
-                   .add("conn", id_)
-                   .add("peer", peer_)
-                   .add("code", to_string(error.code))
-                   .add("error", '"' + error.message + '"')
-                   .str());
-}
-
 // ---------------------------------------------------------------------------------------------
 // Writing
-
-bool Connection::send(std::string_view frame, bool is_push) {
-    if (state_ == State::closed) return false;
-    if (state_ == State::lingering) return true;  // our side is shut: nothing more goes out
-    const char* refusal = is_push ? outbound_.add_push(frame) : outbound_.add_reply(frame);
-    if (refusal != nullptr) {
-        drop_slow_reader(refusal);
-        return false;
-    }
-    schedule_write();
-    return true;
-}
-
-bool Connection::release_held() {
-    for (const std::string& frame : outbound_.take_held()) {
-        if (!send_push(frame)) return false;
-    }
-    return true;
-}
 
 void Connection::close_after(std::string_view frame, const char* reason) {
     send_reply(frame);
     begin_drain(reason);
-}
-
-void Connection::schedule_write() {
-    if (outbound_.write_in_flight() || write_scheduled_) return;
-    // Not now but from a posted handler: whatever else this round of handlers queues (more
-    // replies, more pushes) leaves in the same write.
-    write_scheduled_ = true;
-    asio::post(strand_, [self = shared_self()] {
-        self->write_scheduled_ = false;
-        if (self->state_ != State::closed && !self->outbound_.write_in_flight() &&
-            self->outbound_.has_pending()) {
-            self->start_write();
-        }
-    });
 }
 
 void Connection::start_write() {
@@ -221,143 +170,8 @@ void Connection::on_written(const boost::system::error_code& ec) {
     progress();  // a request may have been waiting for the outbound buffer to drain
 }
 
-void Connection::arm_stall_timer() {
-    const auto timeout = core_.limits.write_stall_timeout;
-    if (stall_armed_ || timeout.count() <= 0 || state_ == State::closed) return;
-    stall_armed_ = true;
-    stall_timer_.expires_at(outbound_.write_started() + timeout);
-    stall_timer_.async_wait(
-        asio::bind_executor(strand_, [self = shared_self()](boost::system::error_code ec) {
-            self->stall_armed_ = false;
-            if (ec || self->state_ == State::closed || !self->outbound_.write_in_flight()) return;
-            if (self->outbound_.stalled(std::chrono::steady_clock::now(),
-                                        self->core_.limits.write_stall_timeout)) {
-                // The peer has not taken a byte's worth of progress for that long: it is not
-                // reading. Its unacknowledged messages stay queued for a later fetch.
-                self->drop_slow_reader("write stalled");
-                return;
-            }
-            self->arm_stall_timer();  // a later write is in flight: time that one
-        }));
-}
-
-void Connection::drop_slow_reader(const char* why) {
-    log::write(log::Level::warn, kComponent, "slow reader dropped",
-               log::Fields()
-                   .add("conn", id_)
-                   .add("peer", peer_)
-                   .add("reason", '"' + std::string(why) + '"')
-                   .add("outbound_bytes", outbound_.bytes())
-                   .str());
-    close(why);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sessions and pushes
-
-std::shared_ptr<Sink> Connection::begin_login() {
-    if (sink_) sink_->detach();
-    sink_ = std::make_shared<ConnectionSink>(weak_from_this(), core_.limits.max_outbound_bytes);
-    state_ = State::logging_in;
-    return sink_;
-}
-
-void Connection::end_login(const Result<LoginResult>& result) {
-    if (closing()) {
-        // The connection went away while the password was being checked.
-        if (result.ok()) (void)core_.service.logout(result->session);
-        return;
-    }
-    state_ = State::anonymous;
-    if (result.ok() && !sink_) {
-        // The session ended (its account was deleted) before this reply: the held logged_out
-        // event follows the reply, and the connection stays logged out.
-        (void)core_.service.logout(result->session);
-        return;
-    }
-    if (!result.ok()) {
-        leave_session(false);
-        outbound_.drop_held();
-        return;
-    }
-    session_ = result->session;
-    state_ = State::logged_in;
-    login_timer_.cancel();
-    log::write(log::Level::debug, kComponent, "logged in",
-               log::Fields().add("conn", id_).add("user", result->username).str());
-}
-
-void Connection::session_logged_out() {
-    leave_session(false);
-    // A login in progress stays in progress: its reply (and what is held for after it) is due.
-    if (state_ == State::logged_in) state_ = State::anonymous;
-    arm_login_timer();
-}
-
-void Connection::session_deleted() {
-    session_logged_out();
-    // The core will also tell our (now detached) sink; this copy keeps the event right after
-    // the reply, whatever the threads do.
-    outbound_.hold(logged_out_event_frame(LogoutReason::account_deleted));
-}
-
-void Connection::post_sink_drain(std::shared_ptr<ConnectionSink> sink) {
-    asio::post(strand_,
-               [self = shared_self(), sink = std::move(sink)] { self->on_sink_drain(sink); });
-}
-
-void Connection::on_sink_drain(const std::shared_ptr<ConnectionSink>& sink) {
-    const ConnectionSink::Batch batch = sink->take(push_batch_);
-    if (closing() || sink_ != sink) {
-        push_batch_.clear();
-        return;
-    }
-    if (batch.overflow) {
-        push_batch_.clear();
-        drop_slow_reader("outbound queue full");
-        return;
-    }
-    // Another connection deleted the account; the core has already ended the session.
-    if (batch.ends_session) session_logged_out();
-    if (!push_batch_.empty()) {
-        if (state_ == State::logging_in) {
-            outbound_.hold(push_batch_);
-        } else {
-            send_push(push_batch_);
-        }
-    }
-    if (push_batch_.capacity() > kKeepPushBatchCapacity) {
-        std::string().swap(push_batch_);
-    } else {
-        push_batch_.clear();
-    }
-}
-
-void Connection::leave_session(bool logout) {
-    if (sink_) {
-        sink_->detach();
-        sink_.reset();
-    }
-    if (session_ && logout) (void)core_.service.logout(*session_);
-    session_.reset();
-}
-
 // ---------------------------------------------------------------------------------------------
 // Timers and closing
-
-void Connection::arm_login_timer() {
-    if (core_.limits.login_timeout.count() <= 0 || closing()) return;
-    login_timer_.expires_after(core_.limits.login_timeout);
-    login_timer_.async_wait(
-        asio::bind_executor(strand_, [self = shared_self()](boost::system::error_code ec) {
-            if (ec || self->closing() || self->session_) return;
-            if (!self->pipeline_.idle()) {
-                self->arm_login_timer();  // a login may be waiting for the hashing pool
-                return;
-            }
-            self->close("login timeout");
-        }));
-}
 
 void Connection::begin_drain(const char* reason) {
     if (closing()) return;

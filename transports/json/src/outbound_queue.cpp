@@ -48,9 +48,14 @@ void OutboundQueue::write_done(bool ok) {
     write_in_flight_ = false;
     if (!ok) return;  // the connection closes: clear() gives everything back
     share_.shrink(writing_.size());
-    trim(writing_);
     writing_push_bytes_ = 0;
-    if (pending_.empty() && pending_.capacity() > kKeepWriteCapacity) std::string().swap(pending_);
+    if (pending_.empty()) {
+        // Nothing more to send: the connection may stay quiet for long, and keeps no buffer.
+        std::string().swap(writing_);
+        std::string().swap(pending_);
+    } else {
+        trim(writing_);
+    }
 }
 
 void OutboundQueue::clear() {

@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "chat/websocket/ws_transport.hpp"
+#include "coalescing_stream.hpp"
 #include "frame_client.hpp"
 #include "tls_context.hpp"
 #include "ws_settings.hpp"
@@ -34,12 +35,17 @@ using tcp = asio::ip::tcp;
 // Replies are not bounded by the server's max_frame (a fetch of 1000 long messages is large);
 // this only guards against a peer that sends without end.
 constexpr std::uint64_t kMaxReplyBytes = 512u * 1024u * 1024u;
+// Bytes of requests that may wait for the socket while the next ones are written: Beast writes
+// one message at a time, and this lets a batch of them leave in one socket write.
+constexpr std::size_t kWriteBehindBytes = 256 * 1024;
 
-// Thread use: see chat::Client.
-template <class NextLayer>
+// Thread use: see chat::Client. Inner: beast::tcp_stream or the TLS stream over it; Beast's
+// stream sits on a CoalescingStream over it (few system calls for many small messages).
+template <class Inner>
 class WsClient final : public json_transport::FrameClient {
    public:
-    static constexpr bool kTls = !std::is_same_v<NextLayer, beast::tcp_stream>;
+    static constexpr bool kTls = !std::is_same_v<Inner, beast::tcp_stream>;
+    using NextLayer = CoalescingStream<Inner>;
 
     WsClient(const ClientConfig& config, ClientSettings settings)
         : FrameClient(config, "ws-callbacks", true), settings_(std::move(settings)) {}
@@ -75,6 +81,7 @@ class WsClient final : public json_transport::FrameClient {
         } else {
             ws_.emplace(io_context());
         }
+        ws_->next_layer().set_write_behind(kWriteBehindBytes);
         boost::system::error_code ec;
         tcp::resolver resolver(io_context());
         auto endpoints = resolver.resolve(conf.host, std::to_string(conf.port), ec);
@@ -114,7 +121,7 @@ class WsClient final : public json_transport::FrameClient {
     Result<void> start_tls() {
         if constexpr (kTls) {
             const ClientConfig& conf = config();
-            auto& tls = ws_->next_layer();
+            auto& tls = ws_->next_layer().next_layer();
             const std::string& name =
                 conf.tls_server_name.empty() ? conf.host : conf.tls_server_name;
             if (!json_transport::expect_server_name(tls.native_handle(), name)) {

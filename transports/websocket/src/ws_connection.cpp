@@ -9,16 +9,18 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
+#include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 
 #include "chat/log.hpp"
+#include "coalescing_stream.hpp"
 #include "codec.hpp"
-#include "connection_sink.hpp"
 #include "http_site.hpp"
-#include "outbound_queue.hpp"
+#include "ws_message.hpp"
 
 namespace chat::ws_transport {
 
@@ -29,11 +31,8 @@ namespace beast = boost::beast;
 namespace ssl = asio::ssl;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
-using json_transport::ConnectionSink;
 using json_transport::error_frame;
 using json_transport::FrameConnection;
-using json_transport::logged_out_event_frame;
-using json_transport::OutboundQueue;
 using json_transport::ServerCore;
 using json_transport::Strand;
 
@@ -47,6 +46,10 @@ constexpr std::size_t kMaxHttpRequests = 100;
 constexpr std::uint32_t kMaxHeaderBytes = 8 * 1024;
 // Buffers that grew for one large batch or message are released afterwards.
 constexpr std::size_t kKeepBufferCapacity = 64 * 1024;
+// What a connection that has read everything holds for the next message: most requests fit, and
+// a longer one grows the buffer once it is coming.
+constexpr std::size_t kIdleReadBytes = 256;
+constexpr std::size_t kMaxMessageBuffer = std::numeric_limits<std::size_t>::max();
 
 // The same socket with the connection's strand as its executor, so that every handler of the
 // stream, Beast's own included, runs on the strand.
@@ -63,18 +66,19 @@ tcp::socket rebind(tcp::socket socket, const Strand& strand) {
     return out;
 }
 
-template <class NextLayer>
+// Inner: beast::tcp_stream, or the TLS stream over it. Beast's stream sits on a CoalescingStream
+// over Inner, which gathers the small reads and writes into few system calls.
+template <class Inner>
 class WsConnection final : public FrameConnection {
    public:
-    static constexpr bool kTls = !std::is_same_v<NextLayer, beast::tcp_stream>;
+    static constexpr bool kTls = !std::is_same_v<Inner, beast::tcp_stream>;
+    using NextLayer = CoalescingStream<Inner>;
 
     enum class State {
         handshaking,  // TLS: the handshake is not done yet
         http,         // plain HTTP requests
         upgrading,    // the WebSocket handshake is under way
-        anonymous,    // serving frames, no session
-        logging_in,   // a login is with the core: its pushes wait for the reply
-        logged_in,    // serving a session
+        serving,      // reading and answering frames (logged in or not: see FrameConnection)
         draining,     // answering no more: the last replies go out
         closing_ws,   // the close handshake is under way
         closed,
@@ -82,18 +86,16 @@ class WsConnection final : public FrameConnection {
 
     WsConnection(ServerCore& core, tcp::socket socket, std::uint64_t id, bool reject_busy,
                  bool peer_full, std::shared_ptr<const ServerSettings> settings)
-        : FrameConnection(core, id),
+        : FrameConnection(core, id, kComponent),
           ws_(open_stream(rebind(std::move(socket), strand_), core)),
           settings_(std::move(settings)),
-          login_timer_(strand_),
           linger_timer_(strand_),
-          stall_timer_(strand_),
           reject_busy_(reject_busy),
           peer_full_(peer_full),
-          peer_(peer_of(ws_, false)),
-          peer_address_(peer_of(ws_, true)),
-          state_(kTls ? State::handshaking : State::http),
-          outbound_(core.outbound_budget, core.limits) {}
+          state_(kTls ? State::handshaking : State::http) {
+        peer_ = peer_of(ws_, false);
+        peer_address_ = peer_of(ws_, true);
+    }
 
     void start() override {
         asio::dispatch(strand_, [self = shared_self()] {
@@ -108,61 +110,6 @@ class WsConnection final : public FrameConnection {
 
     void post_close() override {
         asio::dispatch(strand_, [self = shared_self()] { self->close("server stopping"); });
-    }
-
-    Origin origin() const override { return Origin{"ws#" + std::to_string(id_), peer_address_}; }
-
-    // --- Sessions (strand). ---
-
-    std::shared_ptr<Sink> begin_login() override {
-        if (sink_) sink_->detach();
-        sink_ = std::make_shared<ConnectionSink>(weak_from_this(), core_.limits.max_outbound_bytes);
-        state_ = State::logging_in;
-        return sink_;
-    }
-
-    void end_login(const Result<LoginResult>& result) override {
-        if (closing()) {
-            // The connection went away while the password was being checked.
-            if (result.ok()) (void)core_.service.logout(result->session);
-            return;
-        }
-        state_ = State::anonymous;
-        if (result.ok() && !sink_) {
-            // The session ended (its account was deleted) before this reply: the held
-            // logged_out event follows the reply, and the connection stays logged out.
-            (void)core_.service.logout(result->session);
-            return;
-        }
-        if (!result.ok()) {
-            leave_session(false);
-            outbound_.drop_held();
-            return;
-        }
-        session_ = result->session;
-        state_ = State::logged_in;
-        login_timer_.cancel();
-        log::write(log::Level::debug, kComponent, "logged in",
-                   log::Fields().add("conn", id_).add("user", result->username).str());
-    }
-
-    void session_logged_out() override {
-        leave_session(false);
-        // A login in progress stays in progress: its reply (and what is held for it) is due.
-        if (state_ == State::logged_in) state_ = State::anonymous;
-        arm_login_timer();
-    }
-
-    void session_deleted() override {
-        session_logged_out();
-        // The core also tells our (now detached) sink; this copy keeps the event right after
-        // the reply, whatever the threads do.
-        outbound_.hold(logged_out_event_frame(LogoutReason::account_deleted));
-    }
-
-    void post_sink_drain(std::shared_ptr<ConnectionSink> sink) override {
-        asio::post(strand_,
-                   [self = shared_self(), sink = std::move(sink)] { self->on_sink_drain(sink); });
     }
 
    private:
@@ -195,22 +142,18 @@ class WsConnection final : public FrameConnection {
         return state_ != State::handshaking && state_ != State::http && state_ != State::upgrading;
     }
 
-    // --- For the request pipeline (strand). ---
+    // --- FrameConnection's hooks (strand). ---
 
     bool closing() const noexcept override {
         return state_ == State::draining || state_ == State::closing_ws || state_ == State::closed;
     }
-    bool outbound_full() const noexcept override {
-        return outbound_.bytes() > core_.limits.max_outbound_bytes;
-    }
-    bool send_reply(std::string_view frame) override { return send(frame, false); }
-    bool send_push(std::string_view frame) { return send(frame, true); }
+    bool closed() const noexcept override { return state_ == State::closed; }
+    // The close frame is out: nothing more.
+    bool output_shut() const noexcept override { return state_ == State::closing_ws; }
 
-    bool release_held() override {
-        for (const std::string& frame : outbound_.take_held()) {
-            if (!send_push(frame)) return false;
-        }
-        return true;
+    void login_timed_out() override {
+        close_code_ = websocket::close_code::policy_error;
+        begin_drain("login timeout");
     }
 
     void close_after(std::string_view frame, const char* reason) override {
@@ -229,27 +172,13 @@ class WsConnection final : public FrameConnection {
         read();
     }
 
-    void log_error(const Error& error) const override {
-        log::Level level = log::Level::debug;
-        if (error.code == Errc::internal) level = log::Level::error;
-        if (error.code == Errc::frame_too_large) level = log::Level::warn;
-        if (!log::enabled(level)) return;
-        log::write(level, kComponent, "request failed",
-                   log::Fields()
-                       .add("conn", id_)
-                       .add("peer", peer_)
-                       .add("code", to_string(error.code))
-                       .add("error", '"' + error.message + '"')
-                       .str());
-    }
-
     // --- TLS and HTTP, before the upgrade. ---
 
     void start_tls() {
         if constexpr (kTls) {
             const auto timeout = core_.tls_handshake_timeout;
             if (timeout.count() > 0) tcp_layer().expires_after(timeout);
-            ws_.next_layer().async_handshake(
+            ws_.next_layer().next_layer().async_handshake(
                 ssl::stream_base::server,
                 [self = shared_self()](boost::system::error_code ec) { self->on_tls(ec); });
         }
@@ -272,10 +201,10 @@ class WsConnection final : public FrameConnection {
     }
 
     void read_http() {
-        parser_.emplace();
-        parser_->header_limit(kMaxHeaderBytes);
+        auto& parser = http_->parser.emplace();
+        parser.header_limit(kMaxHeaderBytes);
         tcp_layer().expires_after(kHttpTimeout);
-        http::async_read(ws_.next_layer(), http_buffer_, *parser_,
+        http::async_read(ws_.next_layer(), http_->buffer, parser,
                          [self = shared_self()](boost::system::error_code ec, std::size_t) {
                              self->on_http_request(ec);
                          });
@@ -289,30 +218,30 @@ class WsConnection final : public FrameConnection {
                 ec == http::error::header_limit;
             if (ec != http::error::end_of_stream && malformed) {
                 Response response =
-                    error_response(parser_->get(), http::status::bad_request, "bad request");
+                    error_response(http_->parser->get(), http::status::bad_request, "bad request");
                 response.keep_alive(false);
                 return write_http(std::move(response));
             }
             return close(nullptr);
         }
         heard_ = true;
-        ++http_requests_;
-        Request request = parser_->release();
-        parser_.reset();
+        ++http_->requests;
+        Request request = http_->parser->release();
+        http_->parser.reset();
         if (websocket::is_upgrade(request)) return upgrade(std::move(request));
         Response response =
             reject_busy_ ? error_response(request, http::status::service_unavailable,
                                           peer_full_ ? "too many connections from your address"
                                                      : "too many connections; try later")
                          : answer_http(request, *settings_);
-        if (reject_busy_ || http_requests_ >= kMaxHttpRequests) response.keep_alive(false);
+        if (reject_busy_ || http_->requests >= kMaxHttpRequests) response.keep_alive(false);
         write_http(std::move(response));
     }
 
     void write_http(Response response) {
-        response_.emplace(std::move(response));
+        auto& out = http_->response.emplace(std::move(response));
         tcp_layer().expires_after(kHttpTimeout);
-        http::async_write(ws_.next_layer(), *response_,
+        http::async_write(ws_.next_layer(), out,
                           [self = shared_self()](boost::system::error_code ec, std::size_t) {
                               self->on_http_written(ec);
                           });
@@ -320,8 +249,8 @@ class WsConnection final : public FrameConnection {
 
     void on_http_written(const boost::system::error_code& ec) {
         if (state_ == State::closed) return;
-        const bool again = !ec && response_->keep_alive();
-        response_.reset();
+        const bool again = !ec && http_->response->keep_alive();
+        http_->response.reset();
         if (!again) {
             // Our side is done: the peer sees the end of the response, then the connection.
             boost::system::error_code ignored;
@@ -346,7 +275,7 @@ class WsConnection final : public FrameConnection {
             return write_http(std::move(response));
         }
         state_ = State::upgrading;
-        upgrade_request_ = std::move(request);
+        http_->upgrade_request = std::move(request);
         tcp_layer().expires_never();  // from here on the WebSocket's own timeouts apply
         auto timeout = websocket::stream_base::timeout::suggested(beast::role_type::server);
         if (settings_->idle_timeout.count() > 0) {
@@ -368,17 +297,16 @@ class WsConnection final : public FrameConnection {
         // before closing; Beast's own bound would close without a word.
         ws_.read_message_max(0);
         ws_.text(true);
-        ws_.async_accept(upgrade_request_, [self = shared_self()](boost::system::error_code ec) {
-            self->on_upgraded(ec);
-        });
+        ws_.async_accept(
+            http_->upgrade_request,
+            [self = shared_self()](boost::system::error_code ec) { self->on_upgraded(ec); });
     }
 
     void on_upgraded(const boost::system::error_code& ec) {
         if (state_ == State::closed) return;
-        upgrade_request_ = {};
-        http_buffer_ = beast::flat_buffer();
+        http_.reset();
         if (ec) return close("websocket handshake failed");
-        state_ = State::anonymous;
+        state_ = State::serving;
         if (reject_busy_) {
             log::write(log::Level::warn, kComponent, "connection refused",
                        log::Fields()
@@ -410,6 +338,9 @@ class WsConnection final : public FrameConnection {
     // One piece of the message being read, at most up to one byte past max_frame.
     void read_some() {
         reading_ = true;
+        // The rest of a message once its first piece is in: room for all of it (Beast sizes
+        // these reads by what the frame has left, not by the buffer's room).
+        if (!ws_.is_message_done()) message_.max_size(kMaxMessageBuffer);
         const std::size_t limit = core_.limits.max_frame + 1 - message_.size();
         ws_.async_read_some(message_, limit,
                             [self = shared_self()](boost::system::error_code ec, std::size_t) {
@@ -454,6 +385,11 @@ class WsConnection final : public FrameConnection {
         const auto bytes = message_.cdata();
         pipeline_.on_frame(std::string_view(static_cast<const char*>(bytes.data()), bytes.size()));
         clear_message();
+        // Nothing more read yet: the connection may be idle for long; it keeps no message buffer.
+        if (ws_.next_layer().buffered_read_bytes() == 0) {
+            message_ = beast::flat_buffer();
+            message_.max_size(kIdleReadBytes);
+        }
         progress();
     }
 
@@ -471,55 +407,26 @@ class WsConnection final : public FrameConnection {
     }
 
     // --- Writing: one WebSocket message per frame, one write in flight. ---
+    //
+    // The frames of a write leave as one run of WebSocket messages (ws_message.hpp) through the
+    // coalescing layer, in one socket write: Beast's own writes (the handshake response, pings,
+    // pongs, the close frame) go through the same layer, each whole and in order, so none can
+    // land inside a message of ours. The close frame is Beast's and comes after our last write.
 
-    bool send(std::string_view frame, bool is_push) {
-        if (state_ == State::closed) return false;
-        if (state_ == State::closing_ws) return true;  // the close frame is out: nothing more
-        const char* refusal = is_push ? outbound_.add_push(frame) : outbound_.add_reply(frame);
-        if (refusal != nullptr) {
-            drop_slow_reader(refusal);
-            return false;
-        }
-        schedule_write();
-        return true;
-    }
-
-    void schedule_write() {
-        if (outbound_.write_in_flight() || write_scheduled_) return;
-        // From a posted handler: whatever else this round of handlers queues leaves with it.
-        write_scheduled_ = true;
-        asio::post(strand_, [self = shared_self()] {
-            self->write_scheduled_ = false;
-            if (self->state_ != State::closed && !self->outbound_.write_in_flight() &&
-                self->outbound_.has_pending()) {
-                self->start_write();
-            }
-        });
-    }
-
-    void start_write() {
-        writing_ = outbound_.start_write(std::chrono::steady_clock::now());
+    void start_write() override {
+        const std::string_view frames = outbound_.start_write(std::chrono::steady_clock::now());
         arm_stall_timer();
-        write_next();
-    }
-
-    // The queue holds frames that each end in '\n' (JSON escapes newlines inside strings); each
-    // goes out as one text message, without it.
-    void write_next() {
-        const std::size_t newline = writing_.find('\n');
-        const std::string_view frame = writing_.substr(0, newline);
-        writing_.remove_prefix(newline == std::string_view::npos ? writing_.size() : newline + 1);
-        ws_.async_write(asio::buffer(frame.data(), frame.size()),
-                        [self = shared_self()](boost::system::error_code ec, std::size_t) {
-                            if (!ec && !self->writing_.empty() && self->state_ != State::closed) {
-                                return self->write_next();
-                            }
-                            self->on_written(ec);
-                        });
+        std::string framed;
+        // Two bytes of header for most frames (up to ten for a long one).
+        framed.reserve(frames.size() + frames.size() / 8 + 16);
+        append_text_messages(framed, frames);
+        ws_.next_layer().async_write_string(
+            std::move(framed), [self = shared_self()](boost::system::error_code ec, std::size_t) {
+                self->on_written(ec);
+            });
     }
 
     void on_written(const boost::system::error_code& ec) {
-        writing_ = {};
         outbound_.write_done(state_ != State::closed && !ec);
         if (state_ == State::closed) return;
         if (ec) return close(ec == asio::error::operation_aborted ? nullptr : "write failed");
@@ -528,86 +435,7 @@ class WsConnection final : public FrameConnection {
         progress();  // a request may have been waiting for the outbound buffer to drain
     }
 
-    void arm_stall_timer() {
-        const auto timeout = core_.limits.write_stall_timeout;
-        if (stall_armed_ || timeout.count() <= 0 || state_ == State::closed) return;
-        stall_armed_ = true;
-        stall_timer_.expires_at(outbound_.write_started() + timeout);
-        stall_timer_.async_wait([self = shared_self()](boost::system::error_code ec) {
-            self->stall_armed_ = false;
-            if (ec || self->state_ == State::closed || !self->outbound_.write_in_flight()) return;
-            if (self->outbound_.stalled(std::chrono::steady_clock::now(),
-                                        self->core_.limits.write_stall_timeout)) {
-                // The peer does not read. Its unacknowledged messages stay queued.
-                return self->drop_slow_reader("write stalled");
-            }
-            self->arm_stall_timer();  // a later write is in flight: time that one
-        });
-    }
-
-    void drop_slow_reader(const char* why) {
-        log::write(log::Level::warn, kComponent, "slow reader dropped",
-                   log::Fields()
-                       .add("conn", id_)
-                       .add("peer", peer_)
-                       .add("reason", '"' + std::string(why) + '"')
-                       .add("outbound_bytes", outbound_.bytes())
-                       .str());
-        close(why);
-    }
-
-    // --- Pushes and the session. ---
-
-    void on_sink_drain(const std::shared_ptr<ConnectionSink>& sink) {
-        const ConnectionSink::Batch batch = sink->take(push_batch_);
-        if (closing() || sink_ != sink) {
-            push_batch_.clear();
-            return;
-        }
-        if (batch.overflow) {
-            push_batch_.clear();
-            return drop_slow_reader("outbound queue full");
-        }
-        // Another connection deleted the account; the core has already ended the session.
-        if (batch.ends_session) session_logged_out();
-        if (!push_batch_.empty()) {
-            if (state_ == State::logging_in) {
-                outbound_.hold(push_batch_);
-            } else {
-                send_push(push_batch_);
-            }
-        }
-        if (push_batch_.capacity() > kKeepBufferCapacity) {
-            std::string().swap(push_batch_);
-        } else {
-            push_batch_.clear();
-        }
-    }
-
-    void leave_session(bool logout) {
-        if (sink_) {
-            sink_->detach();
-            sink_.reset();
-        }
-        if (session_ && logout) (void)core_.service.logout(*session_);
-        session_.reset();
-    }
-
     // --- Timers and closing. ---
-
-    void arm_login_timer() {
-        if (core_.limits.login_timeout.count() <= 0 || closing()) return;
-        login_timer_.expires_after(core_.limits.login_timeout);
-        login_timer_.async_wait([self = shared_self()](boost::system::error_code ec) {
-            if (ec || self->closing() || self->session_) return;
-            if (!self->pipeline_.idle()) {
-                self->arm_login_timer();  // a login may be waiting for the hashing pool
-                return;
-            }
-            self->close_code_ = websocket::close_code::policy_error;
-            self->begin_drain("login timeout");
-        });
-    }
 
     void begin_drain(const char* reason) {
         if (closing()) return;
@@ -635,7 +463,7 @@ class WsConnection final : public FrameConnection {
             [self = shared_self()](boost::system::error_code) { self->close(nullptr); });
     }
 
-    void close(const char* reason) {
+    void close(const char* reason) override {
         if (state_ == State::closed) return;
         const bool was_upgraded = upgraded();
         state_ = State::closed;
@@ -661,34 +489,27 @@ class WsConnection final : public FrameConnection {
 
     websocket::stream<NextLayer> ws_;
     const std::shared_ptr<const ServerSettings> settings_;
-    asio::steady_timer login_timer_;
     asio::steady_timer linger_timer_;
-    asio::steady_timer stall_timer_;
     const bool reject_busy_;
     const bool peer_full_;
-    bool heard_ = false;      // anything received (a silent connection closes at debug level)
-    const std::string peer_;  // address:port, for the log
-    const std::string peer_address_;  // address only
+    bool heard_ = false;  // anything received (a silent connection closes at debug level)
 
     State state_;
     // Before the upgrade.
-    beast::flat_buffer http_buffer_;
-    std::optional<http::request_parser<http::empty_body>> parser_;
-    std::optional<Response> response_;  // the response being written
-    Request upgrade_request_;           // kept until the WebSocket handshake is done
-    std::size_t http_requests_ = 0;
+    // Before the upgrade; freed by it.
+    struct HttpPhase {
+        beast::flat_buffer buffer;
+        std::optional<http::request_parser<http::empty_body>> parser;
+        std::optional<Response> response;  // the response being written
+        Request upgrade_request;           // kept until the WebSocket handshake is done
+        std::size_t requests = 0;
+    };
+    std::unique_ptr<HttpPhase> http_ = std::make_unique<HttpPhase>();
 
     // Frames.
     beast::flat_buffer message_;  // the message being read, at most max_frame + 1 bytes
     bool reading_ = false;
     websocket::close_code close_code_ = websocket::close_code::normal;
-    OutboundQueue outbound_;
-    std::string_view writing_;  // what is left of the write in flight (in outbound_)
-    bool write_scheduled_ = false;
-    bool stall_armed_ = false;
-
-    std::shared_ptr<ConnectionSink> sink_;
-    std::string push_batch_;  // pushes taken from the sink, being enqueued
 };
 
 }  // namespace

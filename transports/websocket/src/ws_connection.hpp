@@ -7,9 +7,11 @@
 //   table, outbound queue and session sink of the JSON frames (transports/json/src) ->
 //   close handshake with the code docs/protocol.md gives (1000, 1003, 1009, 1013) -> closed.
 //
-// A FrameConnection like the JSON Lines connection, with the same session states, limits and
-// timers (login timeout, write stall, slow readers); keepalive is Beast's ping/pong with a
-// dead-peer timeout (ServerSettings::idle_timeout).
+// A FrameConnection like the JSON Lines connection: the session half and the outbound half
+// (login timeout, write stall, slow readers) are FrameConnection's; keepalive is Beast's
+// ping/pong with a dead-peer timeout (ServerSettings::idle_timeout). Beast's stream sits on a
+// CoalescingStream (coalescing_stream.hpp), and the server's messages are encoded here
+// (ws_message.hpp), so that a batch of replies and pushes is one socket write.
 // Thread use: as FrameConnection: everything on the connection's strand, which is also the
 // executor of its stream (so Beast's own pings and timers run there too).
 #pragma once
