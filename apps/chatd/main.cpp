@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -15,6 +16,7 @@
 #include <exception>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -23,6 +25,7 @@
 
 #include "chat/builtin_transports.hpp"
 #include "chat/chat_service.hpp"
+#include "chat/cpus.hpp"
 #include "chat/log.hpp"
 #include "chat/memory_store.hpp"
 #include "chat/sqlite_store.hpp"
@@ -34,6 +37,8 @@ namespace {
 
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
+// The default hashing threads stop here: each Argon2id hash holds its own memory.
+constexpr unsigned kMaxHashThreads = 4;
 
 #ifdef CHAT_HAVE_POSTGRES
 constexpr bool kHavePostgres = true;
@@ -70,7 +75,7 @@ struct Options {
     std::size_t hash_jobs_per_address = chat::ServiceConfig{}.hash_jobs_per_address;
     double rate_limit = chat::Limits{}.rate_limit;
     unsigned threads = 0;
-    unsigned hash_threads = chat::ServiceConfig{}.hash_threads;
+    std::optional<unsigned> hash_threads;  // none: one per usable CPU, at most kMaxHashThreads
     unsigned login_failures = chat::ServiceConfig{}.login_free_failures;
     std::string log_level = "info";
     std::string tls_cert;  // with tls_key: every transport serves TLS
@@ -205,11 +210,14 @@ void add_flags(CLI::App& app, Options& o) {
                    "a while (1 s, doubling up to 60 s; 0: no limit)")
         ->check(CLI::Range(0u, 1000000u))
         ->envname("CHATD_LOGIN_FAILURES");
-    app.add_option("--threads", o.threads, "I/O threads per transport (0: one per CPU)")
+    app.add_option("--threads", o.threads,
+                   "I/O threads per transport (0: one per CPU this process may use: its "
+                   "affinity mask and cgroup CPU quota, whichever is smaller)")
         ->check(CLI::Range(0u, 1024u))
         ->envname("CHATD_THREADS");
     app.add_option("--hash-threads", o.hash_threads,
-                   "Password hashing threads (0: hash on the I/O thread)")
+                   "Password hashing threads (default: one per CPU this process may use, at "
+                   "most 4, since each hash holds its own memory; 0: hash on the I/O thread)")
         ->check(CLI::Range(0u, 256u))
         ->envname("CHATD_HASH_THREADS");
     app.add_option("--log-level", o.log_level, "Least severe log level written to stderr")
@@ -465,7 +473,18 @@ int run(Options o, sigset_t& stop_signals) {
     config.limits.write_stall_timeout = std::chrono::seconds(o.write_stall_timeout_s);
     config.hash_jobs_per_connection = o.hash_jobs_per_connection;
     config.hash_jobs_per_address = o.hash_jobs_per_address;
-    config.hash_threads = o.hash_threads;
+    // Thread counts follow the CPUs this process may use, not the machine's (a pinned process or
+    // a container with a CPU quota would otherwise run more threads than it has CPUs).
+    const chat::CpuCount cpus = chat::usable_cpus();
+    config.hash_threads = o.hash_threads.value_or(std::min(cpus.usable, kMaxHashThreads));
+    chat::log::write(chat::log::Level::info, "chatd", "threads",
+                     chat::log::Fields()
+                         .add("cpus", cpus.usable)
+                         .add("affinity", cpus.affinity)
+                         .add("quota", cpus.quota ? std::to_string(*cpus.quota) : "none")
+                         .add("io_per_transport", o.threads != 0 ? o.threads : cpus.usable)
+                         .add("hash", config.hash_threads)
+                         .str());
     config.login_free_failures = o.login_failures;
     config.login_free_failures_per_connection = o.login_failures;
     auto service = std::make_unique<chat::ChatService>(*store, config);

@@ -1,5 +1,6 @@
 // End-to-end tests of the chatd program itself: flags, environment, exit codes, shutdown and
 // a restart over the SQLite store.
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -123,6 +124,31 @@ TEST_CASE("chatd --login-failures sets how many failed logins lock a name") {
         CHECK(is_ok(socket.request(right)));
         CHECK(server.stop() == 0);
     }
+}
+
+TEST_CASE("chatd sizes its threads by the CPUs it may use, not the machine's") {
+    // Started pinned to one CPU (as taskset would): the child inherits the mask.
+    cpu_set_t original;
+    CPU_ZERO(&original);
+    REQUIRE(sched_getaffinity(0, sizeof(original), &original) == 0);
+    int first = 0;
+    while (!CPU_ISSET(first, &original)) ++first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0);
+    // Without --threads and --hash-threads (which RunningChatd passes).
+    ChatdProcess pinned({"--store", "memory", "--json-port", "0", "--transport", "json"});
+    REQUIRE(sched_setaffinity(0, sizeof(original), &original) == 0);
+    REQUIRE(pinned.wait_port());
+    CHECK(pinned.wait_log("threads cpus=1 affinity=1 "));
+    CHECK(pinned.wait_log(" io_per_transport=1 hash=1"));
+    CHECK(pinned.stop(SIGTERM) == 0);
+
+    // Flags still win.
+    RunningChatd flagged({"--threads", "3", "--hash-threads", "0"});
+    CHECK(flagged.process.wait_log(" io_per_transport=3 hash=0"));
+    CHECK(flagged.stop() == 0);
 }
 
 TEST_CASE("sigint stops chatd cleanly") {

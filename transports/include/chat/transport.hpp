@@ -36,7 +36,7 @@ using TransportSettings = std::map<std::string, std::string, std::less<>>;
 struct ServerConfig {
     std::string listen = "127.0.0.1";
     std::uint16_t port = 0;  // 0 = ephemeral (tests); see local_port()
-    unsigned threads = 0;    // I/O threads; 0 = hardware threads
+    unsigned threads = 0;    // I/O threads; 0 = one per CPU this process may use (chat/cpus.hpp)
     // TLS: PEM files of the certificate chain (leaf first) and its private key. Both empty:
     // plain TCP. Both set: every connection of this transport is TLS. One without the other is
     // a configuration error (start() throws).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "chat/cpus.hpp"
 #include "chat/log.hpp"
 #include "tls_context.hpp"
 
@@ -61,7 +62,8 @@ void FrameServer::start() {
 
     work_.emplace(core_->ioc.get_executor());
     asio::post(acceptor_strand_, [this] { accept(); });
-    unsigned n = config_.threads != 0 ? config_.threads : std::thread::hardware_concurrency();
+    // By default one per CPU this process may use (chat/cpus.hpp), not one per CPU of the machine.
+    unsigned n = config_.threads != 0 ? config_.threads : usable_cpus().usable;
     n = std::max(n, 1u);
     threads_.reserve(n);
     for (unsigned i = 0; i < n; ++i) {
