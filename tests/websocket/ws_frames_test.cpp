@@ -237,9 +237,11 @@ TEST_CASE("Messages of every length arrive whole: the 7-, 16- and 64-bit length 
 }
 
 // A client frame written by hand (masked, as a client must), so that it can arrive in pieces.
-std::string masked_text_frame(std::string_view payload) {
+// `first_byte`: FIN and the opcode (0x81: a whole text message; 0x01 its first fragment, 0x80
+// the last continuation).
+std::string masked_text_frame(std::string_view payload, unsigned char first_byte = 0x81) {
     std::string frame;
-    frame.push_back(static_cast<char>(0x81));
+    frame.push_back(static_cast<char>(first_byte));
     if (payload.size() < 126) {
         frame.push_back(static_cast<char>(0x80 | payload.size()));
     } else {
@@ -289,6 +291,22 @@ TEST_CASE("A message that arrives in pieces, its header alone first, is read who
             }
         }
     }
+}
+
+TEST_CASE("A client message in fragments is put together before it is read") {
+    WsChatd chatd;
+    RawWs ws;
+    REQUIRE(ws.connect(chatd.port) == "");
+    const std::string text = json::serialize(request("hello", 77));
+    const std::size_t cut = text.size() / 2;
+    const std::string frames = masked_text_frame(std::string_view(text).substr(0, cut), 0x01) +
+                               masked_text_frame(std::string_view(text).substr(cut), 0x80);
+    REQUIRE(asio::write(ws.socket(), asio::buffer(frames)) == frames.size());
+    auto reply = ws.read_json();
+    REQUIRE(reply);
+    CHECK(error_code(reply) == "");
+    CHECK(reply->at("id").as_int64() == 77);
+    CHECK(reply->contains("max_frame"));
 }
 
 TEST_CASE("A client that never reads is dropped with its queue bounded and nothing acked is lost") {
