@@ -2,6 +2,8 @@
 // (see frame_connection.hpp).
 #include "frame_connection.hpp"
 
+#include <chrono>
+
 #include "chat/log.hpp"
 #include "connection_sink.hpp"
 
@@ -71,6 +73,30 @@ void FrameConnection::schedule_write() {
             self->start_write();
         }
     });
+}
+
+void FrameConnection::start_write() {
+    const std::string_view bytes = outbound_.start_write(std::chrono::steady_clock::now());
+    arm_stall_timer();
+    write_out(bytes);
+}
+
+void FrameConnection::write_finished(const boost::system::error_code& ec) {
+    outbound_.write_done(!closed() && !ec);
+    if (closed()) return;
+    if (ec) {
+        close(ec == asio::error::operation_aborted ? nullptr : "write failed");
+        return;
+    }
+    if (outbound_.has_pending()) {
+        start_write();
+        return;
+    }
+    if (closing()) {
+        output_drained();
+        return;
+    }
+    progress();  // a request may have been waiting for the outbound buffer to drain
 }
 
 void FrameConnection::arm_stall_timer() {

@@ -100,8 +100,10 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
     virtual bool closed() const noexcept = 0;
     // Our side has sent its last bytes: frames queued now are dropped without a word.
     virtual bool output_shut() const noexcept = 0;
-    // Writes what outbound_.start_write() hands it, then calls outbound_.write_done().
-    virtual void start_write() = 0;
+    // Writes `bytes` (valid until then), then calls write_finished().
+    virtual void write_out(std::string_view bytes) = 0;
+    // Winding down, and every last reply is out: the subclass ends the connection its way.
+    virtual void output_drained() = 0;
     // Sends `frame` as the last thing, then winds down.
     virtual void close_after(std::string_view frame, const char* reason) = 0;
     // Dispatch what can be, then either read more or, when the input is done, wind down.
@@ -128,8 +130,8 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
     // Starts the write from a posted handler: whatever else this round of handlers queues
     // (more replies, more pushes) leaves in the same write.
     void schedule_write();
-    // Times the write in flight against Limits::write_stall_timeout.
-    void arm_stall_timer();
+    // The write write_out() started has ended: the next one, or the drain, or more requests.
+    void write_finished(const boost::system::error_code& ec);
     void drop_slow_reader(const char* why);
     // Forgets the session here (its sink goes inert); `logout`: ends it in the core too.
     void leave_session(bool logout);
@@ -152,6 +154,10 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
 
    private:
     bool send(std::string_view frame, bool is_push);
+    // Hands everything queued to write_out(), timed by the stall timer.
+    void start_write();
+    // Times the write in flight against Limits::write_stall_timeout.
+    void arm_stall_timer();
     void on_sink_drain(const std::shared_ptr<ConnectionSink>& sink);
 
     bool logging_in_ = false;       // a login is with the core: its pushes wait for the reply

@@ -144,30 +144,10 @@ void Connection::close_after(std::string_view frame, const char* reason) {
     begin_drain(reason);
 }
 
-void Connection::start_write() {
-    const std::string_view bytes = outbound_.start_write(std::chrono::steady_clock::now());
-    arm_stall_timer();
+void Connection::write_out(std::string_view bytes) {
     stream_.write(bytes, [self = shared_self()](const boost::system::error_code& ec) {
-        self->on_written(ec);
+        self->write_finished(ec);
     });
-}
-
-void Connection::on_written(const boost::system::error_code& ec) {
-    outbound_.write_done(state_ != State::closed && !ec);
-    if (state_ == State::closed) return;
-    if (ec) {
-        close(ec == asio::error::operation_aborted ? nullptr : "write failed");
-        return;
-    }
-    if (outbound_.has_pending()) {
-        start_write();
-        return;
-    }
-    if (closing()) {
-        start_linger();
-        return;
-    }
-    progress();  // a request may have been waiting for the outbound buffer to drain
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -65,7 +65,8 @@ class Connection final : public FrameConnection {
     }
     bool closed() const noexcept override { return state_ == State::closed; }
     bool output_shut() const noexcept override { return state_ == State::lingering; }
-    void start_write() override;
+    void write_out(std::string_view bytes) override;
+    void output_drained() override { start_linger(); }
     void close_after(std::string_view frame, const char* reason) override;
     void progress() override;
     void login_timed_out() override { close("login timeout"); }
@@ -77,8 +78,7 @@ class Connection final : public FrameConnection {
     void read();
     void on_read(ByteStream::ReadStatus status, std::string_view bytes);
 
-    // Writing and closing.
-    void on_written(const boost::system::error_code& ec);
+    // Closing.
     void begin_drain(const char* reason);
     void start_linger();
 

@@ -413,27 +413,18 @@ class WsConnection final : public FrameConnection {
     // pongs, the close frame) go through the same layer, each whole and in order, so none can
     // land inside a message of ours. The close frame is Beast's and comes after our last write.
 
-    void start_write() override {
-        const std::string_view frames = outbound_.start_write(std::chrono::steady_clock::now());
-        arm_stall_timer();
+    void write_out(std::string_view frames) override {
         std::string framed;
         // Two bytes of header for most frames (up to ten for a long one).
         framed.reserve(frames.size() + frames.size() / 8 + 16);
         append_text_messages(framed, frames);
         ws_.next_layer().async_write_string(
             std::move(framed), [self = shared_self()](boost::system::error_code ec, std::size_t) {
-                self->on_written(ec);
+                self->write_finished(ec);
             });
     }
 
-    void on_written(const boost::system::error_code& ec) {
-        outbound_.write_done(state_ != State::closed && !ec);
-        if (state_ == State::closed) return;
-        if (ec) return close(ec == asio::error::operation_aborted ? nullptr : "write failed");
-        if (outbound_.has_pending()) return start_write();
-        if (closing()) return start_closing();
-        progress();  // a request may have been waiting for the outbound buffer to drain
-    }
+    void output_drained() override { start_closing(); }
 
     // --- Timers and closing. ---
 
