@@ -1,6 +1,5 @@
 // End-to-end tests of the chatd program itself: flags, environment, exit codes, shutdown and
 // a restart over the SQLite store.
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 
 #include "chatd_process.hpp"
 #include "line_socket.hpp"
+#include "one_cpu.hpp"
 
 namespace chat::e2e {
 namespace {
@@ -128,18 +128,10 @@ TEST_CASE("chatd --login-failures sets how many failed logins lock a name") {
 
 TEST_CASE("chatd sizes its threads by the CPUs it may use, not the machine's") {
     // Started pinned to one CPU (as taskset would): the child inherits the mask.
-    cpu_set_t original;
-    CPU_ZERO(&original);
-    REQUIRE(sched_getaffinity(0, sizeof(original), &original) == 0);
-    int first = 0;
-    while (!CPU_ISSET(first, &original)) ++first;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(first, &one);
-    REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0);
+    chat::test::OneCpu one;
     // Without --threads and --hash-threads (which RunningChatd passes).
     ChatdProcess pinned({"--store", "memory", "--json-port", "0", "--transport", "json"});
-    REQUIRE(sched_setaffinity(0, sizeof(original), &original) == 0);
+    REQUIRE(one.restore());
     REQUIRE(pinned.wait_port());
     CHECK(pinned.wait_log("threads cpus=1 affinity=1 "));
     CHECK(pinned.wait_log(" io_per_transport=1 hash=1"));

@@ -3,8 +3,11 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <thread>
+
+#include "one_cpu.hpp"
 
 namespace {
 
@@ -45,14 +48,9 @@ TEST_CASE("usable_cpus follows the affinity mask of the calling thread") {
     CHECK(all.usable <= std::max(std::thread::hardware_concurrency(), 1u));
 
     // Pinned to one CPU of those allowed, as taskset or CPUAffinity= would.
-    int first = 0;
-    while (!CPU_ISSET(first, &original)) ++first;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(first, &one);
-    REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0);
+    chat::test::OneCpu one;
     const chat::CpuCount pinned = chat::usable_cpus();
-    REQUIRE(sched_setaffinity(0, sizeof(original), &original) == 0);
+    REQUIRE(one.restore());
     CHECK(pinned.affinity == 1u);
     CHECK(pinned.usable == 1u);
     CHECK(pinned.describe().rfind("1 (affinity 1, ", 0) == 0);
