@@ -1,9 +1,52 @@
 // Checks of chat-bench's settings that do not need the flag parser (see bench_options.hpp).
 #include "bench_options.hpp"
 
+#include <algorithm>
+
 #include "process_stats.hpp"
 
 namespace chat::bench {
+
+std::string parse_transports(const std::string& text,
+                             const std::function<bool(const std::string&)>& built_in,
+                             std::vector<std::string>& out) {
+    out.clear();
+    auto add = [&](const std::string& name) -> std::string {
+        if (name != "redis" && !built_in(name)) {
+            return "transport '" + name + "' is not built into this chat-bench";
+        }
+        if (std::find(out.begin(), out.end(), name) != out.end()) {
+            return "--transport names " + name + " twice";
+        }
+        out.push_back(name);
+        return {};
+    };
+    std::size_t start = 0;
+    for (;;) {
+        const auto comma = text.find(',', start);
+        const std::string word =
+            text.substr(start, comma == std::string::npos ? comma : comma - start);
+        std::vector<std::string> names;
+        if (word == "both") {
+            names = {"json", "grpc"};
+        } else if (word == "all") {
+            for (const char* name : {"json", "grpc", "ws"}) {
+                if (built_in(name)) names.emplace_back(name);
+            }
+        } else if (word == "json" || word == "grpc" || word == "ws" || word == "redis") {
+            names = {word};
+        } else {
+            return "--transport: unknown '" + word +
+                   "' (json, grpc, ws, redis, both, all, or a comma-separated list)";
+        }
+        for (const auto& name : names) {
+            if (std::string error = add(name); !error.empty()) return error;
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return {};
+}
 
 bool parse_pin(const std::string& text, BenchOptions& options, std::string& error) {
     std::vector<std::string> parts;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -35,6 +36,7 @@ struct BenchOptions {
     std::map<std::string, Endpoint> servers;   // transport -> running server (without spawn)
     pid_t server_pid = 0;                      // a running server's pid, for its CPU and RSS
     std::string chatd_path;                    // --spawn: the binary (found if empty)
+    std::string redis_path = "redis-server";   // --spawn: the reference's binary (or PATH name)
     std::string store = "memory";              // --spawn: memory | sqlite | postgres
     std::string pg_url;                        // postgres: a running server (empty: a private one)
     pid_t pg_pid = 0;                          // postgres: that server's postmaster, for its CPU
@@ -93,7 +95,15 @@ struct CellResult {
     std::optional<WindowResult> before_idle;
     std::optional<double> idle_bytes_per_client;  // server RSS growth per idle client
     std::optional<std::uint64_t> server_rss;      // at the end of the load, all nodes
+    std::string server_threads;  // chatd's own account of its thread counts (spawned, node 0)
 };
+
+// "--transport" into the names measured, in order: a comma-separated list of json, grpc, ws,
+// redis, both (json,grpc) and all (every built-in transport: json,grpc,ws), each name once.
+// `built_in` says whether chatd has a transport. Returns what is wrong (empty: nothing).
+std::string parse_transports(const std::string& text,
+                             const std::function<bool(const std::string&)>& built_in,
+                             std::vector<std::string>& out);
 
 // "--pin SERVER_CPUS:BENCH_CPUS[:POSTGRES_CPUS]" into `options`; false with `error` set when
 // malformed.

@@ -17,6 +17,7 @@
 #include "load.hpp"
 #include "postgres_setup.hpp"
 #include "process_stats.hpp"
+#include "redis_server.hpp"
 #include "server_process.hpp"
 
 namespace chat::bench {
@@ -284,11 +285,14 @@ std::optional<std::uint64_t> total_rss(const std::vector<pid_t>& pids) {
 
 CellResult run_cell(const BenchOptions& options, const std::string& transport,
                     const std::string& chatd, const PgTarget* pg, Progress& progress) {
+    const bool redis = transport == "redis";
     CellResult cell;
     cell.transport = transport;
-    cell.store = options.spawn ? options.store : std::string("(running server)");
-    cell.nodes = options.spawn ? options.nodes : 1;
-    cell.client = options.client;
+    cell.store = redis           ? std::string("none (pub/sub)")
+                 : options.spawn ? options.store
+                                 : std::string("(running server)");
+    cell.nodes = options.spawn && !redis ? options.nodes : 1;
+    cell.client = redis ? std::string("raw") : options.client;
     cell.pairs = options.pairs;
     cell.window = options.window;
     cell.size = options.size;
@@ -301,7 +305,15 @@ CellResult run_cell(const BenchOptions& options, const std::string& transport,
     std::vector<std::unique_ptr<ServerProcess>> nodes;
     LoadTarget target{transport, {}, prefix};
     std::vector<pid_t> pids;
-    if (options.spawn) {
+    std::unique_ptr<RedisServer> redis_server;
+    if (redis && options.spawn) {
+        progress.note("[redis] starting " + options.redis_path);
+        redis_server = std::make_unique<RedisServer>(options.redis_path, options.server_cpus);
+        Endpoint endpoint;
+        endpoint.port = redis_server->port();
+        target.nodes.push_back(endpoint);
+        pids.push_back(redis_server->pid());
+    } else if (options.spawn) {
         SpawnOptions spawn;
         spawn.chatd_path = chatd;
         spawn.transports = served_transports();
@@ -317,6 +329,7 @@ CellResult run_cell(const BenchOptions& options, const std::string& transport,
             spawn.pg_url = database->url();
         }
         spawn.io_threads = options.server_threads;
+        spawn.cpus = options.server_cpus;
         spawn.max_connections =
             std::max<std::size_t>(10000, options.idle + 2 * options.pairs + 256);
         // One after the other: the first creates the schema, the others find it.
@@ -332,12 +345,13 @@ CellResult run_cell(const BenchOptions& options, const std::string& transport,
         }
     } else {
         target.nodes.push_back(options.servers.at(transport));
-        if (options.server_pid > 0) pids.push_back(options.server_pid);
+        if (options.server_pid > 0 && !redis) pids.push_back(options.server_pid);
     }
     const pid_t pg_pid = pg != nullptr ? pg->pid : 0;
 
-    auto load = options.client == "lean" ? make_lean_json_load(options, target)
-                                         : make_client_load(options, target);
+    auto load = redis                      ? make_redis_load(options, target)
+                : options.client == "lean" ? make_lean_json_load(options, target)
+                                           : make_client_load(options, target);
     progress.note("[" + transport + "] setting up " + std::to_string(options.pairs) + " pairs" +
                   (nodes.size() > 1 ? " on " + std::to_string(nodes.size()) + " nodes" : "") +
                   " (accounts, logins)");
@@ -346,7 +360,7 @@ CellResult run_cell(const BenchOptions& options, const std::string& transport,
     pinning.apply();
 
     std::unique_ptr<IdleClients> idle;
-    if (options.idle > 0) {
+    if (options.idle > 0 && !redis) {  // the reference's cell is the load alone
         cell.before_idle = measure_window(*load, options, pids, pg_pid, transport, progress);
         // On the first node: its RSS growth is what they cost.
         idle = make_idle_clients(transport, target.nodes.front(), prefix);
@@ -369,8 +383,13 @@ CellResult run_cell(const BenchOptions& options, const std::string& transport,
     }
     cell.load = measure_window(*load, options, pids, pg_pid, transport, progress);
     cell.server_rss = total_rss(pids);
+    if (!nodes.empty()) cell.server_threads = nodes.front()->threads();
     load->close();
     if (idle) idle->close();
+    if (redis_server) {
+        const int status = redis_server->stop();
+        if (status != 0) progress.note("[redis] exited with status " + std::to_string(status));
+    }
     for (std::size_t node = 0; node < nodes.size(); ++node) {
         const int status = nodes[node]->stop();
         if (status != 0) {

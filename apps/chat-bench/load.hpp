@@ -1,7 +1,8 @@
 // The load of one cell: P senders each keeping W sends in flight (or paced at an offered rate),
 // P receivers timing every push. LoadGenerator is the interface the runner drives; ClientLoad
-// (chat::Client, the default, same for every transport) and LeanJsonLoad (raw JSON Lines, a
-// lighter client for when the library is the bottleneck) implement it.
+// (chat::Client, the default, same for every transport), LeanJsonLoad (raw JSON Lines, a
+// lighter client for when the library is the bottleneck) and RedisLoad (Redis pub/sub, the
+// reference) implement it; the last two share EpollLoad's one-thread engine.
 //
 // Latency: the sender writes the send time (steady clock, ns) at the start of the body; the
 // receiver subtracts it from the time its on_message runs. Both ends are in this process, so one
@@ -136,5 +137,8 @@ std::unique_ptr<LoadGenerator> make_client_load(const BenchOptions& options,
                                                 const LoadTarget& target);
 std::unique_ptr<LoadGenerator> make_lean_json_load(const BenchOptions& options,
                                                    const LoadTarget& target);
+// The reference: Redis pub/sub under the same load shape (target.transport "redis").
+std::unique_ptr<LoadGenerator> make_redis_load(const BenchOptions& options,
+                                               const LoadTarget& target);
 
 }  // namespace chat::bench

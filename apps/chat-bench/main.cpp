@@ -39,7 +39,7 @@ bool parse_server(const std::string& text, const std::vector<std::string>& trans
     } else if (transports.size() == 1) {
         name = transports.front();
     } else {
-        error = "--server " + text + ": say which transport (json=, grpc= or ws=HOST:PORT)";
+        error = "--server " + text + ": say which transport (json=, grpc=, ws= or redis=HOST:PORT)";
         return false;
     }
     const auto colon = address.rfind(':');
@@ -110,17 +110,24 @@ int main(int argc, char** argv) {
     std::string csv_path;
     bool quiet = false;
     app.option_defaults()->always_capture_default();
-    app.add_option("--transport", transport,
-                   "json, grpc, ws, both (json and grpc) or all (every one built in)")
-        ->check(CLI::IsMember({"json", "grpc", "ws", "both", "all"}));
+    app.add_option(
+        "--transport", transport,
+        "json, grpc, ws, both (json and grpc), all (every one built in), redis (the "
+        "reference: Redis pub/sub under the same load; with --spawn it starts redis-server), "
+        "or a comma-separated list of these, measured in that order (e.g. json,redis)");
     app.add_flag("--spawn", o.spawn,
                  "Start chatd (next to chat-bench, or --chatd) on ephemeral loopback ports, rate "
                  "limit off; stop it at the end");
-    app.add_option("--server", servers,
-                   "A running server: [json=|grpc=|ws=]HOST:PORT (repeat for each transport)");
+    app.add_option(
+        "--server", servers,
+        "A running server: [json=|grpc=|ws=|redis=]HOST:PORT (repeat for each transport)");
     app.add_option("--server-pid", o.server_pid,
                    "Pid of the running server, to report its CPU and memory");
     app.add_option("--chatd", o.chatd_path, "The chatd binary for --spawn");
+    app.add_option("--redis-server", o.redis_path,
+                   "The redis-server binary of the redis cells (a path, or a name in PATH). It "
+                   "runs on an ephemeral loopback port, in memory only (no snapshots, no AOF), "
+                   "one I/O thread, pinned like chatd; --idle does not apply to it");
     app.add_option("--store", o.store, "--spawn: the store of chatd")
         ->check(CLI::IsMember({"memory", "sqlite", "postgres"}));
     app.add_option("--nodes", o.nodes,
@@ -188,19 +195,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "chat-bench: %s\n", message.c_str());
         return kExitUsage;
     };
-    if (transport == "both") {
-        o.transports = {"json", "grpc"};
-    } else if (transport == "all") {
-        for (const char* name : {"json", "grpc", "ws"}) {
-            if (chat::builtin_transports().find(name) != nullptr) o.transports.emplace_back(name);
-        }
-    } else {
-        o.transports = {transport};
-    }
-    for (const auto& name : o.transports) {
-        if (chat::builtin_transports().find(name) == nullptr) {
-            return usage("transport '" + name + "' is not built into this chat-bench");
-        }
+    if (const std::string error = chat::bench::parse_transports(
+            transport,
+            [](const std::string& name) {
+                return chat::builtin_transports().find(name) != nullptr;
+            },
+            o.transports);
+        !error.empty()) {
+        return usage(error);
     }
     if (o.spawn == !servers.empty()) return usage("give either --spawn or --server HOST:PORT");
     for (const auto& text : servers) {
@@ -210,8 +212,13 @@ int main(int argc, char** argv) {
     for (const auto& name : o.transports) {
         if (!o.spawn && !o.servers.contains(name)) return usage("no --server for " + name);
     }
-    if (o.client == "lean" && (o.transports.size() != 1 || o.transports[0] != "json")) {
-        return usage("--client=lean speaks only JSON: use --transport=json");
+    if (o.client == "lean") {
+        for (const auto& name : o.transports) {
+            if (name != "json" && name != "redis") {
+                return usage(
+                    "--client=lean speaks only JSON: use --transport=json (or json,redis)");
+            }
+        }
     }
     if (const std::string error = chat::bench::check_store_options(o); !error.empty()) {
         return usage(error);

@@ -254,6 +254,15 @@ void print_table(std::ostream& out, const BenchOptions& options,
     }
     out << "\nlatency: one-way, send call -> receiver's handler; bytes: TCP payload counted by the "
            "kernel on the client's sockets (TCP_INFO)\n";
+    for (const auto& cell : cells) {
+        if (!cell.server_threads.empty()) {
+            out << "chatd threads (" << cell.transport << "): " << cell.server_threads << '\n';
+        }
+        if (cell.transport == "redis") {
+            out << "redis: the reference, Redis pub/sub in memory (PUBLISH, SUBSCRIBE): it relays "
+                   "only, storing and acknowledging nothing\n";
+        }
+    }
 }
 
 void write_json(std::ostream& out, const BenchOptions& options,
@@ -275,7 +284,8 @@ void write_json(std::ostream& out, const BenchOptions& options,
             << ",\"store\":" << json_string(c.store) << ",\"nodes\":" << c.nodes
             << ",\"client\":" << json_string(c.client) << ",\"pairs\":" << c.pairs
             << ",\"window\":" << c.window << ",\"size\":" << c.size
-            << ",\"rate\":" << number(c.rate, 1) << ",\"idle\":" << c.idle << ",\"load\":";
+            << ",\"rate\":" << number(c.rate, 1) << ",\"idle\":" << c.idle
+            << ",\"server_threads\":" << json_string(c.server_threads) << ",\"load\":";
         window_json(out, c.load);
         out << ",\"before_idle\":";
         if (c.before_idle) {

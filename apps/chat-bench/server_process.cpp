@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+
+#include "redis_server.hpp"
 
 extern char** environ;
 
@@ -89,10 +90,6 @@ ServerProcess::ServerProcess(SpawnOptions options) : options_(std::move(options)
     if (options_.io_threads != 0) {
         args.insert(args.end(), {"--threads", std::to_string(options_.io_threads)});
     }
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-
     // The server sees no CHATD_* variables of ours: only the flags above (and the database URL)
     // configure it.
     std::vector<std::string> env_strings;
@@ -106,19 +103,15 @@ ServerProcess::ServerProcess(SpawnOptions options) : options_(std::move(options)
 
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    if (rc != 0) {
+    try {
+        pid_ = spawn_pinned(args, envp.data(), fds[1], options_.cpus);
+    } catch (...) {
         close(fds[0]);
+        close(fds[1]);
         pid_ = -1;
-        throw std::runtime_error("cannot start " + options_.chatd_path + ": " + std::strerror(rc));
+        throw;
     }
+    close(fds[1]);
     log_fd_ = fds[0];
     drainer_ = std::thread([this] { drain(); });
     if (!wait_ports(kStartTimeout)) {
@@ -158,6 +151,10 @@ void ServerProcess::drain() {
              newline = partial_.find('\n', start)) {
             const std::string line = partial_.substr(start, newline - start);
             start = newline + 1;
+            if (const auto at = line.find(" chatd threads "); at != std::string::npos) {
+                threads_ = line.substr(at + 15);
+                continue;
+            }
             if (line.find(" listening ") == std::string::npos) continue;
             const std::string name = field(line, "transport");
             const std::string port = field(line, "port");
@@ -187,6 +184,11 @@ std::optional<std::uint16_t> ServerProcess::port(const std::string& transport) c
     auto it = ports_.find(transport);
     if (it == ports_.end()) return std::nullopt;
     return it->second;
+}
+
+std::string ServerProcess::threads() const {
+    std::lock_guard lock(mutex_);
+    return threads_;
 }
 
 std::string ServerProcess::log_tail() const {

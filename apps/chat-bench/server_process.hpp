@@ -28,6 +28,8 @@ struct SpawnOptions {
     std::string node_name;                // chatd --node-name (empty: its default)
     unsigned io_threads = 0;              // chatd --threads (0: its default)
     std::size_t max_connections = 10000;
+    std::vector<int> cpus;  // its CPU affinity from the start (empty: inherited), so that its
+                            // default thread counts follow them as they do for an operator
 };
 
 class ServerProcess final {
@@ -46,6 +48,9 @@ class ServerProcess final {
     int stop();
     // The last part of the log (for error messages).
     std::string log_tail() const;
+    // The fields of chatd's `threads` line (the thread counts it chose, and why), e.g.
+    // "cpus=1 affinity=1 quota=none io_per_transport=1 hash=1"; empty until it is logged.
+    std::string threads() const;
 
    private:
     void drain();
@@ -61,6 +66,7 @@ class ServerProcess final {
     std::string tail_;     // bounded
     std::string partial_;  // an unfinished log line
     std::map<std::string, std::uint16_t> ports_;
+    std::string threads_;
     bool eof_ = false;
 };
 

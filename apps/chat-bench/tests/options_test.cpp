@@ -164,3 +164,28 @@ TEST_CASE("a process tree's CPU counts the children it has reaped") {
     REQUIRE(*after >= *before + 50'000);
     REQUIRE(process_tree_cpu_micros(child) == std::nullopt);
 }
+
+TEST_CASE("--transport takes names, the two group names and comma-separated lists") {
+    const auto everything = [](const std::string&) { return true; };
+    const auto no_grpc = [](const std::string& name) { return name != "grpc"; };
+    std::vector<std::string> out;
+    REQUIRE(parse_transports("json", everything, out).empty());
+    REQUIRE(out == std::vector<std::string>{"json"});
+    REQUIRE(parse_transports("both", everything, out).empty());
+    REQUIRE(out == std::vector<std::string>{"json", "grpc"});
+    REQUIRE(parse_transports("all,redis", everything, out).empty());
+    REQUIRE(out == std::vector<std::string>{"json", "grpc", "ws", "redis"});
+    REQUIRE(parse_transports("all", no_grpc, out).empty());
+    REQUIRE(out == std::vector<std::string>{"json", "ws"});
+    REQUIRE(parse_transports("redis,json", no_grpc, out).empty());
+    REQUIRE(out == std::vector<std::string>{"redis", "json"});
+    // Redis is the reference, not a chatd transport: it needs nothing built in.
+    REQUIRE(parse_transports(
+                "redis", [](const std::string&) { return false; }, out)
+                .empty());
+
+    REQUIRE(parse_transports("grpc", no_grpc, out).find("not built") != std::string::npos);
+    REQUIRE(parse_transports("json,both", everything, out).find("twice") != std::string::npos);
+    REQUIRE(parse_transports("jsn", everything, out).find("unknown 'jsn'") != std::string::npos);
+    REQUIRE(parse_transports("json,", everything, out).find("unknown ''") != std::string::npos);
+}

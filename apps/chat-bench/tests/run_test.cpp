@@ -7,6 +7,7 @@
 #include "bench_runner.hpp"
 #include "chat/builtin_transports.hpp"
 #include "postgres_setup.hpp"
+#include "process_stats.hpp"
 
 namespace {
 
@@ -74,6 +75,54 @@ TEST_CASE("chat-bench reports memory per idle client") {
     REQUIRE(cells[0].before_idle.has_value());
     REQUIRE(cells[0].idle_bytes_per_client.has_value());
     check_measured(cells[0]);
+}
+
+namespace {
+
+// Debian's redis-server in PATH (scripts/setup installs it); empty when absent.
+bool have_redis() {
+    std::string output;
+    return chat::bench::run_program({"redis-server", "--version"}, output) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("chat-bench measures Redis pub/sub beside chatd under the same load") {
+    if (!have_redis()) {
+        WARN("redis-server is not installed (scripts/setup installs it): skipped");
+        return;
+    }
+    auto options = short_run("json", "lean");
+    options.transports = {"json", "redis"};
+    auto cells = chat::bench::run_bench(options, CHAT_CHATD_PATH);
+    REQUIRE(cells.size() == 2);
+    check_measured(cells[0]);
+    const auto& redis = cells[1];
+    REQUIRE(redis.transport == "redis");
+    REQUIRE(redis.client == "raw");
+    check_measured(redis);
+    // Redis relays only: a PUBLISH is answered by a small integer and nothing is acknowledged.
+    REQUIRE(redis.load.reply_bytes < 8);
+    REQUIRE(redis.load.ack_bytes == 0);
+    REQUIRE(redis.load.push_bytes > 48);
+}
+
+TEST_CASE("a missing redis-server is a clear error") {
+    auto options = short_run("redis", "lean");
+    options.redis_path = "/nonexistent/redis-server";
+    REQUIRE_THROWS_WITH(chat::bench::run_bench(options, CHAT_CHATD_PATH),
+                        Catch::Contains("redis-server did not start") ||
+                            Catch::Contains("cannot start /nonexistent/redis-server"));
+}
+
+TEST_CASE("chatd is spawned on the server CPUs, so its default thread counts follow them") {
+    auto options = short_run("json", "lean");
+    options.server_cpus = {0};
+    options.bench_cpus = {0};
+    auto cells = chat::bench::run_bench(options, CHAT_CHATD_PATH);
+    REQUIRE(cells.size() == 1);
+    check_measured(cells[0]);
+    REQUIRE(cells[0].server_threads.find("cpus=1 ") != std::string::npos);
 }
 
 TEST_CASE("chat-bench measures the grpc transport through chat::Client") {
