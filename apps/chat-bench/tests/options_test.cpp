@@ -165,7 +165,7 @@ TEST_CASE("a process tree's CPU counts the children it has reaped") {
     REQUIRE(process_tree_cpu_micros(child) == std::nullopt);
 }
 
-TEST_CASE("--transport takes names, the two group names and comma-separated lists") {
+TEST_CASE("chat-bench's transport list takes names, the two group names and comma lists") {
     const auto everything = [](const std::string&) { return true; };
     const auto no_grpc = [](const std::string& name) { return name != "grpc"; };
     std::vector<std::string> out;
