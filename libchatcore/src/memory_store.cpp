@@ -57,6 +57,14 @@ Result<std::optional<AccountRecord>> MemoryStore::find_account(std::string_view 
     return std::optional<AccountRecord>{state_->by_id.at(it->second).record};
 }
 
+Result<std::optional<AccountRecord>> MemoryStore::find_recipient(std::string_view name_lower) {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->by_name.find(name_lower);
+    if (it == state_->by_name.end()) return std::optional<AccountRecord>{};
+    const AccountRecord& record = state_->by_id.at(it->second).record;
+    return std::optional<AccountRecord>{AccountRecord{record.id, record.name, {}}};
+}
+
 Result<bool> MemoryStore::delete_account(AccountId id) {
     std::lock_guard lock(state_->mutex);
     auto it = state_->by_id.find(id);

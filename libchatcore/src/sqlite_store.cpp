@@ -570,6 +570,20 @@ Result<std::optional<AccountRecord>> SqliteStore::find_account(std::string_view 
     return std::optional<AccountRecord>{std::move(record)};
 }
 
+Result<std::optional<AccountRecord>> SqliteStore::find_recipient(std::string_view name_lower) {
+    {
+        auto& d = *impl_;
+        std::lock_guard lock(d.db_mutex_);
+        if (auto it = d.account_cache_.find(std::string(name_lower));
+            it != d.account_cache_.end()) {
+            return std::optional<AccountRecord>{AccountRecord{it->second.id, it->second.name, {}}};
+        }
+    }
+    auto found = find_account(name_lower);  // reads it into the cache
+    if (found && found->has_value()) (*found)->password_hash.clear();
+    return found;
+}
+
 Result<bool> SqliteStore::delete_account(AccountId id) {
     auto& d = *impl_;
     std::lock_guard lock(d.db_mutex_);

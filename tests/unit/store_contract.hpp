@@ -124,6 +124,35 @@ TEMPLATE_TEST_CASE("store creates and finds accounts case-insensitively", "[stor
     CHECK(bob->id != alice->id);
 }
 
+TEMPLATE_TEST_CASE("store finds a send's recipient by lower-cased name, with its canonical name",
+                   "[store]", CHAT_STORE_CONTRACT_FIXTURES) {
+    TestType fixture;
+    auto store = fixture.make();
+    auto carol = store->create_account("Carol", "hash-of-carol");
+    REQUIRE(carol.ok());
+
+    // Twice: a store that caches answers the second from its cache.
+    for (int round = 0; round < 2; ++round) {
+        auto found = store->find_recipient("carol");
+        REQUIRE(found.ok());
+        REQUIRE(found->has_value());
+        CHECK((*found)->id == carol->id);
+        CHECK((*found)->name == "Carol");
+    }
+    // After a login's lookup too, and the login still sees the hash.
+    auto login = store->find_account("carol");
+    REQUIRE(login.ok());
+    CHECK((*login)->password_hash == "hash-of-carol");
+    auto again = store->find_recipient("carol");
+    REQUIRE(again.ok());
+    REQUIRE(again->has_value());
+    CHECK((*again)->id == carol->id);
+
+    auto missing = store->find_recipient("dave");
+    REQUIRE(missing.ok());
+    CHECK_FALSE(missing->has_value());
+}
+
 TEMPLATE_TEST_CASE("store assigns increasing ids and sent_at on append", "[store]",
                    CHAT_STORE_CONTRACT_FIXTURES) {
     TestType fixture;

@@ -20,6 +20,8 @@ class MemoryStore final : public Store {
     Result<AccountRecord> create_account(std::string_view name,
                                          std::string_view password_hash) override;
     Result<std::optional<AccountRecord>> find_account(std::string_view name_lower) override;
+    // Without the password hash (see Store::find_recipient).
+    Result<std::optional<AccountRecord>> find_recipient(std::string_view name_lower) override;
     Result<bool> delete_account(AccountId id) override;
     void append_message(NewMessage message, AppendDone done) override;
     Result<FetchResult> fetch(AccountId recipient, std::size_t max) override;

@@ -82,7 +82,9 @@ class Store {
     // from a cache: an account deleted elsewhere may still be found for a moment. Its
     // append_message must then not store the message for the dead account: it finds the name's
     // current account itself, or answers `no_such_user`. Logins and checks of whether an
-    // account still exists use find_account. Default: find_account().
+    // account still exists use find_account. The record's password_hash may be left empty (a
+    // send needs only the id and the name; every send looks its recipient up, and copying the
+    // hash is measurable there). Default: find_account().
     virtual Result<std::optional<AccountRecord>> find_recipient(std::string_view name_lower) {
         return find_account(name_lower);
     }

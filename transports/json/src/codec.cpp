@@ -180,6 +180,7 @@ void append_message_event_frame(std::string& out, const Message& message) {
 }
 
 void append_reply_frame(std::string& out, std::string_view id_json, std::string_view fields_json) {
+    out.reserve(out.size() + id_json.size() + fields_json.size() + 20);
     out.append("{\"id\":");
     out.append(id_json);
     out.append(",\"ok\":true");

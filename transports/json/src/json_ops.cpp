@@ -81,7 +81,9 @@ void op_send(FrameConnection& c, const json::object& request) {
             // The hottest reply: written straight out, no json::object in between.
             if (!r.ok()) return r.error();
             EncodedFields fields;
-            fields.text.reserve(64 + r->from.size() + r->to.size() + r->body.size());
+            // "message":{"id":…,"from":…,"to":…,"body":…,"sent_at":…}: 60 bytes of names and
+            // punctuation, two numbers of up to 20 digits, the strings (escapes grow it).
+            fields.text.reserve(112 + r->from.size() + r->to.size() + r->body.size());
             fields.text.append("\"message\":");
             append_message(fields.text, *r);
             return fields;

@@ -2,12 +2,16 @@
 // outbound_queue.hpp).
 #include "outbound_queue.hpp"
 
+#include <algorithm>
+
 namespace chat::json_transport {
 
 namespace {
 
 // Buffers that grew for one large reply are released afterwards.
 constexpr std::size_t kKeepWriteCapacity = 64 * 1024;
+// What a fresh pending buffer reserves: a few replies or pushes.
+constexpr std::size_t kStartCapacity = 2048;
 
 void trim(std::string& buffer) {
     if (buffer.capacity() > kKeepWriteCapacity) {
@@ -30,6 +34,10 @@ const char* OutboundQueue::add(std::string_view frame, bool is_push) {
     }
     // Replies and pushes alike count against the process-wide budget.
     if (!share_.grow(frame.size())) return "outbound memory budget spent";
+    // A buffer released when the connection went quiet starts again at a useful size, rather
+    // than growing by doubling through one busy write cycle.
+    if (pending_.capacity() < kStartCapacity)
+        pending_.reserve(std::max(kStartCapacity, frame.size()));
     pending_.append(frame);
     return nullptr;
 }

@@ -2,6 +2,7 @@
 #include "request_pipeline.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <span>
@@ -195,7 +196,18 @@ std::optional<Error> RequestPipeline::check_envelope(const boost::system::error_
         const bool usable = (id->is_number() && finite) || id->is_null() ||
                             (id->is_string() && is_valid_utf8_json(*id));
         if (!usable) return make_error(Errc::bad_request, "'id' must be a string or a number");
-        slot_of(current_seq_)->id_json = json::serialize(*id);
+        std::string& out = slot_of(current_seq_)->id_json;
+        if (id->is_int64() || id->is_uint64()) {
+            // The usual id: written by hand, within the string's own buffer.
+            char digits[24];
+            const auto [end, error] =
+                id->is_int64() ? std::to_chars(digits, digits + sizeof digits, id->get_int64())
+                               : std::to_chars(digits, digits + sizeof digits, id->get_uint64());
+            (void)error;
+            out.assign(digits, end);
+        } else {
+            out = json::serialize(*id);
+        }
     }
     return std::nullopt;
 }
