@@ -2,7 +2,9 @@
 // frame_client.hpp).
 #include "frame_client.hpp"
 
+#include <cstddef>
 #include <future>
+#include <optional>
 
 #include "chat/validation.hpp"
 
@@ -265,7 +267,18 @@ void FrameClient::on_broken(const boost::system::error_code& ec) {
 
 void FrameClient::on_frame(std::string_view frame) {
     boost::system::error_code ec;
-    parser_.reset();
+    // An event (the server writes its "event" member first) is decoded and dropped within this
+    // call, so its value lives in a block of this thread instead of a dozen heap allocations.
+    // A reply outlives the call (its handler keeps the object), so it stays on the heap.
+    constexpr std::size_t kScratchBytes = 8 * 1024;
+    alignas(std::max_align_t) thread_local unsigned char scratch_block[kScratchBytes];
+    std::optional<json::monotonic_resource> scratch;
+    if (frame.starts_with(R"({"event":)")) {
+        scratch.emplace(scratch_block, sizeof scratch_block);
+        parser_.reset(&*scratch);
+    } else {
+        parser_.reset();
+    }
     parser_.write(frame.data(), frame.size(), ec);
     if (ec) return;  // not a frame we can use; the server never sends these
     json::value value = parser_.release();
