@@ -11,32 +11,12 @@
 
 #include "epoll_load.hpp"
 #include "raw_json.hpp"
+#include "redis_server.hpp"
 #include "resp.hpp"
 
 namespace chat::bench {
 
 namespace {
-
-// Writes `command` and reads one reply into `value` (viewing into `buffer`). Throws on failure.
-void blocking_request(int fd, const std::string& command, std::string& buffer, resp::Value& value) {
-    if (::write(fd, command.data(), command.size()) != static_cast<ssize_t>(command.size())) {
-        throw std::runtime_error("redis: write failed");
-    }
-    buffer.clear();
-    char chunk[512];
-    for (;;) {
-        std::size_t used = 0;
-        const auto result = resp::parse(buffer, value, used);
-        if (result == resp::Parse::complete) {
-            buffer.resize(used);  // nothing follows a reply nobody else asked for
-            return;
-        }
-        if (result == resp::Parse::malformed) throw std::runtime_error("redis: malformed reply");
-        const ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n <= 0) throw std::runtime_error("redis: connection closed or timed out");
-        buffer.append(chunk, static_cast<std::size_t>(n));
-    }
-}
 
 class RedisLoad final : public EpollLoad {
    public:
@@ -52,14 +32,14 @@ class RedisLoad final : public EpollLoad {
         resp::Value value;
         if (c.sender) {
             resp::append_command(command, {"PING"});
-            blocking_request(c.fd, command, buffer, value);
+            redis_request(c.fd, command, buffer, value);
             if (value.kind != resp::Kind::simple || value.text != "PONG") {
                 throw std::runtime_error("redis: PING answered " + std::string(value.text));
             }
             return;
         }
         resp::append_command(command, {"SUBSCRIBE", c.name});
-        blocking_request(c.fd, command, buffer, value);
+        redis_request(c.fd, command, buffer, value);
         if (value.kind != resp::Kind::array || value.items.size() != 3 ||
             value.items[0] != "subscribe" || value.items[1] != c.name) {
             throw std::runtime_error("redis: SUBSCRIBE " + c.name + " was refused");

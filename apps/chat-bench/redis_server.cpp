@@ -64,24 +64,13 @@ bool answers_ping(std::uint16_t port) {
     }
     std::string request;
     resp::append_command(request, {"PING"});
-    bool ok = ::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
-    std::string in;
-    char buffer[256];
-    while (ok) {
-        resp::Value value;
-        std::size_t used = 0;
-        const auto result = resp::parse(in, value, used);
-        if (result == resp::Parse::complete) {
-            ok = value.kind == resp::Kind::simple && value.text == "PONG";
-            break;
-        }
-        if (result == resp::Parse::malformed) {
-            ok = false;
-            break;
-        }
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n <= 0) ok = false;
-        if (n > 0) in.append(buffer, static_cast<std::size_t>(n));
+    std::string buffer;
+    resp::Value value;
+    bool ok = false;
+    try {
+        redis_request(fd, request, buffer, value);
+        ok = value.kind == resp::Kind::simple && value.text == "PONG";
+    } catch (const std::exception&) {
     }
     close(fd);
     return ok;
@@ -95,6 +84,26 @@ std::string read_file(const std::string& path) {
 }
 
 }  // namespace
+
+void redis_request(int fd, const std::string& command, std::string& buffer, resp::Value& value) {
+    if (::write(fd, command.data(), command.size()) != static_cast<ssize_t>(command.size())) {
+        throw std::runtime_error("redis: write failed");
+    }
+    buffer.clear();
+    char chunk[512];
+    for (;;) {
+        std::size_t used = 0;
+        const auto result = resp::parse(buffer, value, used);
+        if (result == resp::Parse::complete) {
+            buffer.resize(used);  // nothing follows a reply nobody else asked for
+            return;
+        }
+        if (result == resp::Parse::malformed) throw std::runtime_error("redis: malformed reply");
+        const ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n <= 0) throw std::runtime_error("redis: connection closed or timed out");
+        buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+}
 
 pid_t spawn_pinned(const std::vector<std::string>& args, char* const* envp, int log_fd,
                    const std::vector<int>& cpus) {

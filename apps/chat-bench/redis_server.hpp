@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "resp.hpp"
+
 namespace chat::bench {
 
 class RedisServer final {
@@ -36,6 +38,10 @@ class RedisServer final {
     int exit_status_ = -1;
     std::string log_path_;
 };
+
+// On a blocking socket: writes the RESP `command` and reads one reply into `value` (viewing into
+// `buffer`). Throws std::runtime_error when the connection fails or the reply is not RESP.
+void redis_request(int fd, const std::string& command, std::string& buffer, resp::Value& value);
 
 // Spawns argv[0] (a path, or looked up in PATH) with `argv`, stdin from /dev/null and stdout and
 // stderr to `log_fd`, its CPU affinity `cpus` from the start (empty: inherited). Returns the
